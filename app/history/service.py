@@ -1,0 +1,67 @@
+"""A candidate's contact history in one organisation: every email, newest first."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from datetime import datetime
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.domain.status import RANKS_BY_STATUS, Status
+from app.emails.schemas import EmailSummary
+from app.errors import InvalidCursor, NotFound
+from app.history import repository
+from app.history.schemas import ContactHistoryPage
+
+
+def encode_cursor(sent_at: datetime, email_id: uuid.UUID) -> str:
+    payload = orjson.dumps([sent_at.isoformat(), str(email_id)])
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        sent_at, email_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        parsed = datetime.fromisoformat(sent_at)
+        if parsed.tzinfo is None:
+            raise ValueError("naive")
+        return parsed, uuid.UUID(email_id)
+    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        raise InvalidCursor() from None
+
+
+async def contact_history(
+    session: AsyncSession,
+    *,
+    org_id: str,
+    candidate_id: str,
+    limit: int,
+    cursor: str | None,
+    email_type: str | None,
+    status: Status | None,
+) -> ContactHistoryPage:
+    after = decode_cursor(cursor) if cursor else None
+    rows = await repository.page(
+        session,
+        org_id=org_id,
+        candidate_id=candidate_id,
+        limit=limit + 1,
+        after=after,
+        email_type=email_type,
+        ranks=RANKS_BY_STATUS[status] if status else None,
+    )
+    if (
+        not rows
+        and after is None
+        and not await repository.candidate_exists(session, org_id=org_id, candidate_id=candidate_id)
+    ):
+        # Unknown here, or another organisation's candidate: the same answer either way.
+        raise NotFound("No such candidate.")
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].sent_at, rows[-1].id) if more else None
+    return ContactHistoryPage(items=[EmailSummary.of(r) for r in rows], next_cursor=next_cursor)

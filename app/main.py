@@ -1,0 +1,74 @@
+"""Application factory: settings in, a FastAPI app out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app import health
+from app.auth import TokenVerifier
+from app.config import Settings
+from app.db import make_engine, make_sessionmaker
+from app.emails.router import router as emails_router
+from app.errors import install_error_handlers
+from app.history.router import router as history_router
+from app.logs import configure_logging
+from app.migrations import upgrade_head_async
+from app.providers.registry import build_adapters
+from app.webhooks.router import router as webhooks_router
+
+API_DESCRIPTION = """Did the recruiter's email land? Landed records the emails the platform
+sends, takes in signed delivery events from email service providers, and folds them into one
+status per email: sent < delayed < soft bounce < delivered < opened < bounced < dropped.
+
+Authentication: `Authorization: Bearer <token>`, either a service token (internal services,
+any organisation; pass `org_id` on read routes) or a user's JWT scoped to one organisation.
+Webhook routes are authenticated by the provider's own signature instead."""
+
+
+async def resolve_database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    from app.embedded_pg import start_embedded
+
+    return await asyncio.to_thread(start_embedded, settings.data_dir)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url = await resolve_database_url(settings)
+        if settings.migrate_on_start:
+            await upgrade_head_async(url)
+        engine = make_engine(
+            url,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout_seconds,
+        )
+        app.state.engine = engine
+        app.state.sessionmaker = make_sessionmaker(engine)
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Landed",
+        version="1.0.0",
+        description=API_DESCRIPTION,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.adapters = build_adapters(settings)
+    app.state.token_verifier = TokenVerifier(settings.service_token_list, settings.jwt)
+    install_error_handlers(app, retry_after=settings.retry_after_seconds)
+    for router in (emails_router, history_router, webhooks_router, health.router):
+        app.include_router(router)
+    return app

@@ -1,0 +1,105 @@
+"""The adapter interface every ESP implements, and small helpers adapters share.
+
+An adapter does two things, in this order: `verify` the request's authenticity over the raw
+bytes (raise SignatureInvalid), then `parse` the same bytes into normalised events plus the
+items it could not interpret (raise MalformedPayload when the body as a whole is unreadable).
+Provider quirks live in the adapter that has them; nothing outside app/providers/ knows them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Self
+from uuid import UUID
+
+import orjson
+
+from app.config import Settings
+from app.domain.events import ParsedBatch
+from app.errors import MalformedPayload
+
+Headers = Mapping[str, str]  # case-insensitive in practice (Starlette's Headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """A verified request. `nonce`, when set, is stored so the same signature cannot be replayed
+    with another body (the webhook service refuses a known nonce whose body hash differs)."""
+
+    nonce: str | None = None
+
+
+class WebhookAdapter(ABC):
+    name: ClassVar[str]
+    # Shown in the OpenAPI description of the webhook route.
+    summary: ClassVar[str] = ""
+
+    @classmethod
+    @abstractmethod
+    def from_settings(cls, settings: Settings) -> Self | None:
+        """The adapter, or None when its secrets are not configured (the route then answers 404)."""
+
+    @classmethod
+    def canonical_message_id(cls, value: str) -> str:
+        """The provider message id as stored on emails and events (adapters may trim suffixes)."""
+        return value.strip()
+
+    @abstractmethod
+    async def verify(self, raw: bytes, headers: Headers) -> Verified:
+        """Raise SignatureInvalid unless the request provably comes from the provider."""
+
+    @abstractmethod
+    def parse(self, raw: bytes, headers: Headers) -> ParsedBatch:
+        """Normalised events plus rejected items; MalformedPayload if the body is unreadable."""
+
+    async def handle_control(self, raw: bytes, headers: Headers) -> bool:
+        """Handle a verified provider control message (e.g. a subscription confirmation).
+        Return True when the request carried no events and needs no ingestion."""
+        return False
+
+
+# ---- helpers shared by adapters ------------------------------------------------------------
+
+
+def load_json(raw: bytes) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise MalformedPayload("The body is not valid JSON.", details={"error": str(exc)}) from None
+
+
+def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:
+    a_bytes = a.encode() if isinstance(a, str) else a
+    b_bytes = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(a_bytes, b_bytes)
+
+
+def clean_text(value: object, *, limit: int = 2000) -> str | None:
+    """A string fit for a text column: NUL removed (PostgreSQL refuses it), length capped."""
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        value = str(value)
+    if not isinstance(value, str):
+        return None
+    value = value.replace("\x00", "").strip()
+    return value[:limit] if value else None
+
+
+def parse_uuid(value: object) -> UUID | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value.strip())
+    except ValueError:
+        return None
+
+
+def content_key(item: Any) -> str:
+    """A dedupe key derived from an event's content, for events without a provider id."""
+    digest = hashlib.sha256(orjson.dumps(item, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return f"content:{digest}"
