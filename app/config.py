@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
-# SendGrid retries for up to 24 h after an event and does not document whether retries are
-# re-signed, so a signature may legitimately be a day old. 36 h keeps every retry; replays are
-# harmless because events are deduplicated.
-DEFAULT_SENDGRID_TOLERANCE_SECONDS = 36 * 3600
-
-
-def split_csv(value: str | None) -> list[str]:
-    return [part.strip() for part in (value or "").split(",") if part.strip()]
-
-
-class SendGridSettings(BaseModel):
-    # Base64 DER public key(s) exactly as SendGrid shows them; comma-separated for rotation.
-    verification_key: SecretStr | None = None
-    timestamp_tolerance_seconds: int = Field(DEFAULT_SENDGRID_TOLERANCE_SECONDS, ge=1)
-
-    @property
-    def verification_keys(self) -> list[str]:
-        return split_csv(
-            self.verification_key.get_secret_value() if self.verification_key else None
-        )
+ENV_PREFIX = "LANDED_"
 
 
 class JWTSettings(BaseModel):
@@ -39,7 +27,7 @@ class JWTSettings(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LANDED_",
+        env_prefix=ENV_PREFIX,
         env_nested_delimiter="__",
         env_file=None,
         extra="ignore",
@@ -55,7 +43,10 @@ class Settings(BaseSettings):
 
     service_tokens: SecretStr | None = None  # comma-separated bearer tokens of internal callers
     jwt: JWTSettings = Field(default_factory=JWTSettings)
-    sendgrid: SendGridSettings = Field(default_factory=SendGridSettings)
+    # Per-provider settings, read from LANDED_<PROVIDER>__<NAME> (e.g. LANDED_SENDGRID__
+    # VERIFICATION_KEY). Each adapter validates its own part, so adding a provider never
+    # touches this file. Values are secrets until an adapter says otherwise.
+    providers: dict[str, dict[str, SecretStr]] = Field(default_factory=dict)
 
     metadata_key: str = "landed_email_id"
     max_webhook_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
@@ -64,4 +55,36 @@ class Settings(BaseSettings):
 
     @property
     def service_token_list(self) -> list[str]:
-        return split_csv(self.service_tokens.get_secret_value() if self.service_tokens else None)
+        tokens = self.service_tokens
+        return [
+            t.strip() for t in (tokens.get_secret_value() if tokens else "").split(",") if t.strip()
+        ]
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, ProviderEnvSource(settings_cls), file_secret_settings)
+
+
+class ProviderEnvSource(PydanticBaseSettingsSource):
+    """Collect LANDED_<PROVIDER>__<NAME> variables that no declared field claims."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        declared = {name.upper() for name in self.settings_cls.model_fields}
+        providers: dict[str, dict[str, str]] = {}
+        for key, value in os.environ.items():
+            if not key.startswith(ENV_PREFIX) or "__" not in key:
+                continue
+            provider, _, name = key[len(ENV_PREFIX) :].partition("__")
+            if provider and name and provider.upper() not in declared:
+                providers.setdefault(provider.lower(), {})[name.lower()] = value
+        return {"providers": providers} if providers else {}

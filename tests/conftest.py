@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -13,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
 
-from app.config import JWTSettings, SendGridSettings, Settings
+from app.config import JWTSettings, Settings
 from app.main import create_app
 from app.migrations import upgrade_head_async
 from tests.fixtures.database import (
@@ -57,8 +56,9 @@ def jwt_keys() -> JWTKeys:
     return JWTKeys()
 
 
-def make_settings(database_url: str, sendgrid_keys: SendGridKeys, jwt_keys: JWTKeys,
-                  **overrides: Any) -> Settings:
+def make_settings(
+    database_url: str, sendgrid_keys: SendGridKeys, jwt_keys: JWTKeys, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         "database_url": database_url,
         "migrate_on_start": False,
@@ -69,7 +69,7 @@ def make_settings(database_url: str, sendgrid_keys: SendGridKeys, jwt_keys: JWTK
             audience=jwt_keys.audience,
             issuer=jwt_keys.issuer,
         ),
-        "sendgrid": SendGridSettings(verification_key=SecretStr(sendgrid_keys.setting)),
+        "providers": {"sendgrid": {"verification_key": sendgrid_keys.setting}},
         "max_webhook_body_bytes": 2 * 1024 * 1024,
         "log_level": "WARNING",
     }
@@ -144,8 +144,13 @@ def register(client: httpx.AsyncClient, service_headers: dict[str, str]) -> Regi
 
 @pytest.fixture
 def post_sendgrid(client: httpx.AsyncClient, sendgrid_keys: SendGridKeys) -> PostSendGrid:
-    async def do(events: Any, *, body: bytes | None = None, headers: dict[str, str] | None = None,
-                 **sign: Any) -> httpx.Response:
+    async def do(
+        events: Any,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        **sign: Any,
+    ) -> httpx.Response:
         raw = sendgrid_body(events) if body is None else body
         signed = sendgrid_keys.sign(raw, **sign) if headers is None else headers
         return await client.post("/v1/webhooks/sendgrid", content=raw, headers=signed)

@@ -13,10 +13,11 @@ import hmac
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 import orjson
+from pydantic import BaseModel, ValidationError
 
 from app.config import Settings
 from app.domain.events import ParsedBatch
@@ -63,6 +64,23 @@ class WebhookAdapter(ABC):
 
 
 # ---- helpers shared by adapters ------------------------------------------------------------
+
+SettingsModel = TypeVar("SettingsModel", bound=BaseModel)
+
+
+def provider_settings(settings: Settings, name: str, model: type[SettingsModel]) -> SettingsModel:
+    """This provider's part of the settings (LANDED_<NAME>__*), validated by its own model.
+    A bad value stops start-up with a message naming the variable."""
+    raw = {k: v.get_secret_value() for k, v in settings.providers.get(name, {}).items()}
+    try:
+        return model.model_validate(raw)
+    except ValidationError as exc:
+        raise ValueError(f"Invalid LANDED_{name.upper()}__* settings: {exc}") from None
+
+
+def split_secrets(value: str | None) -> list[str]:
+    """Comma-separated secrets (several are active during a rotation)."""
+    return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
 def load_json(raw: bytes) -> Any:

@@ -17,6 +17,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_der_public_key
+from pydantic import BaseModel, Field, SecretStr
 
 from app.config import Settings
 from app.domain.events import (
@@ -36,7 +37,23 @@ from app.providers.base import (
     content_key,
     load_json,
     parse_uuid,
+    provider_settings,
+    split_secrets,
 )
+
+# SendGrid retries for up to 24 h after an event and does not document whether retries are
+# re-signed, so a signature may legitimately be a day old. 36 h keeps every retry; replays are
+# harmless because events are deduplicated. Raise it to replay old captured batches.
+DEFAULT_TOLERANCE_SECONDS = 36 * 3600
+
+
+class SendGridSettings(BaseModel):
+    """LANDED_SENDGRID__VERIFICATION_KEY, LANDED_SENDGRID__TIMESTAMP_TOLERANCE_SECONDS."""
+
+    # Base64 DER public key(s) exactly as SendGrid shows them; comma-separated for rotation.
+    verification_key: SecretStr | None = None
+    timestamp_tolerance_seconds: int = Field(DEFAULT_TOLERANCE_SECONDS, ge=1)
+
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
@@ -126,12 +143,14 @@ class SendGridAdapter(WebhookAdapter):
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Self | None:
-        encoded = settings.sendgrid.verification_keys
+        config = provider_settings(settings, cls.name, SendGridSettings)
+        key = config.verification_key
+        encoded = split_secrets(key.get_secret_value() if key else None)
         if not encoded:
             return None
         return cls(
             [load_verification_key(k) for k in encoded],
-            tolerance_seconds=settings.sendgrid.timestamp_tolerance_seconds,
+            tolerance_seconds=config.timestamp_tolerance_seconds,
             metadata_key=settings.metadata_key,
         )
 
