@@ -23,6 +23,7 @@ from tests.fixtures.database import (
 )
 from tests.fixtures.factories import email_payload
 from tests.fixtures.keys import JWTKeys, SendGridKeys, sendgrid_body
+from tests.fixtures.providers import provider_test_settings
 
 SERVICE_TOKEN = "svc-token-for-tests-0123456789"
 OTHER_SERVICE_TOKEN = "svc-token-rotated-9876543210"
@@ -69,7 +70,10 @@ def make_settings(
             audience=jwt_keys.audience,
             issuer=jwt_keys.issuer,
         ),
-        "providers": {"sendgrid": {"verification_key": sendgrid_keys.setting}},
+        "providers": {
+            "sendgrid": {"verification_key": sendgrid_keys.setting},
+            **provider_test_settings(),
+        },
         "max_webhook_body_bytes": 2 * 1024 * 1024,
         "log_level": "WARNING",
     }

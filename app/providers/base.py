@@ -27,6 +27,16 @@ Headers = Mapping[str, str]  # case-insensitive in practice (Starlette's Headers
 
 
 @dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """What an adapter may look at: the raw bytes (read once), headers, the peer, the URL."""
+
+    raw: bytes
+    headers: Headers
+    client_ip: str | None = None
+    url: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Verified:
     """A verified request. `nonce`, when set, is stored so the same signature cannot be replayed
     with another body (the webhook service refuses a known nonce whose body hash differs)."""
@@ -50,14 +60,14 @@ class WebhookAdapter(ABC):
         return value.strip()
 
     @abstractmethod
-    async def verify(self, raw: bytes, headers: Headers) -> Verified:
+    async def verify(self, request: InboundRequest) -> Verified:
         """Raise SignatureInvalid unless the request provably comes from the provider."""
 
     @abstractmethod
-    def parse(self, raw: bytes, headers: Headers) -> ParsedBatch:
+    def parse(self, request: InboundRequest) -> ParsedBatch:
         """Normalised events plus rejected items; MalformedPayload if the body is unreadable."""
 
-    async def handle_control(self, raw: bytes, headers: Headers) -> bool:
+    async def handle_control(self, request: InboundRequest) -> bool:
         """Handle a verified provider control message (e.g. a subscription confirmation).
         Return True when the request carried no events and needs no ingestion."""
         return False

@@ -30,7 +30,7 @@ from app.domain.events import (
 from app.domain.timestamps import InvalidTimestamp, from_epoch
 from app.errors import MalformedPayload, SignatureInvalid
 from app.providers.base import (
-    Headers,
+    InboundRequest,
     Verified,
     WebhookAdapter,
     clean_text,
@@ -159,9 +159,9 @@ class SendGridAdapter(WebhookAdapter):
         # sg_message_id is the API's X-Message-Id plus a per-server suffix (".filter…", ".recvd…").
         return value.strip().split(".", 1)[0]
 
-    async def verify(self, raw: bytes, headers: Headers) -> Verified:
-        signature_b64 = headers.get(SIGNATURE_HEADER)
-        timestamp = headers.get(TIMESTAMP_HEADER)
+    async def verify(self, request: InboundRequest) -> Verified:
+        signature_b64 = request.headers.get(SIGNATURE_HEADER)
+        timestamp = request.headers.get(TIMESTAMP_HEADER)
         if not signature_b64 or not timestamp:
             raise SignatureInvalid("Missing SendGrid signature or timestamp header.")
         if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
@@ -173,7 +173,7 @@ class SendGridAdapter(WebhookAdapter):
             signature = base64.b64decode(signature_b64, validate=True)
         except (binascii.Error, ValueError):
             raise SignatureInvalid("The signature is not base64.") from None
-        signed = timestamp.encode() + raw
+        signed = timestamp.encode() + request.raw
         for key in self._keys:
             try:
                 key.verify(signature, signed, ec.ECDSA(hashes.SHA256()))
@@ -182,8 +182,8 @@ class SendGridAdapter(WebhookAdapter):
             return Verified()
         raise SignatureInvalid()
 
-    def parse(self, raw: bytes, headers: Headers) -> ParsedBatch:
-        body = load_json(raw)
+    def parse(self, request: InboundRequest) -> ParsedBatch:
+        body = load_json(request.raw)
         if isinstance(body, dict):
             body = [body]  # a single object is a batch of one
         if not isinstance(body, list):

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from app.db import SessionDep
 from app.errors import PayloadTooLarge, ProviderNotConfigured, SignatureInvalid, responses
-from app.providers.base import WebhookAdapter
+from app.providers.base import InboundRequest, WebhookAdapter
 from app.providers.registry import PROVIDER_NAMES
 from app.webhooks import service
 
@@ -64,14 +64,20 @@ async def receive(provider: ProviderPath, request: Request, session: SessionDep)
     """Verify the signature over the raw body, store new events, answer after the commit."""
     adapter = _adapter(request, provider)
     raw = await read_body_capped(request, request.app.state.settings.max_webhook_body_bytes)
+    inbound = InboundRequest(
+        raw=raw,
+        headers=request.headers,
+        client_ip=request.client.host if request.client else None,
+        url=str(request.url),
+    )
     try:
-        verified = await adapter.verify(raw, request.headers)
+        verified = await adapter.verify(inbound)
     except SignatureInvalid as exc:
         log.warning("webhook.signature_invalid", extra={"provider": provider, "why": exc.message})
         raise
-    if await adapter.handle_control(raw, request.headers):
+    if await adapter.handle_control(inbound):
         return IngestResponse(received=0, stored=0, duplicates=0, unmatched=0, quarantined=0)
-    batch = adapter.parse(raw, request.headers)
+    batch = adapter.parse(inbound)
     result = await service.ingest(session, provider, batch, nonce=verified.nonce, raw=raw)
     return IngestResponse(**asdict(result))
 
