@@ -1,0 +1,185 @@
+"""GET /v1/candidates/{id}/contact-history: newest first, keyset pages, filters, tenancy."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from tests.fixtures.factories import email_payload, sg_event, unique
+
+URL = "/v1/candidates/{}/contact-history"
+START = datetime(2025, 11, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def history(client, service_headers):
+    """25 emails for cand-1 in org-acme (two share a sent_at), 3 for cand-1 in org-other."""
+    types = [
+        "interview_invitation",
+        "email_blast",
+        "interview_reminder",
+        "resume_reminder",
+        "deadline_reminder",
+    ]
+    emails = []
+    for i in range(25):
+        sent_at = START + timedelta(hours=i if i != 24 else 23)
+        payload = email_payload(
+            type=types[i % 5],
+            subject=f"Email {i}",
+            sent_at=sent_at.isoformat(),
+            external_id=unique("h"),
+        )
+        emails.append(
+            (await client.post("/v1/emails", json=payload, headers=service_headers)).json()
+        )
+    for i in range(3):
+        await client.post(
+            "/v1/emails",
+            headers=service_headers,
+            json=email_payload(org_id="org-other", subject=f"Other {i}"),
+        )
+    return emails
+
+
+async def test_newest_first_with_badges(client, user_headers, history, post_sendgrid):
+    await post_sendgrid([sg_event("bounce", landed_email_id=history[22]["id"])])
+    response = await client.get(URL.format("cand-1"), headers=user_headers(), params={"limit": 5})
+    assert response.status_code == 200
+    items = response.json()["items"]
+    sent = [i["sent_at"] for i in items]
+    assert sent == sorted(sent, reverse=True)
+    assert items[0]["subject"] in ("Email 23", "Email 24")
+    assert set(items[0]) >= {
+        "id",
+        "type",
+        "recipient",
+        "subject",
+        "sent_at",
+        "status",
+        "status_at",
+        "badge",
+        "flags",
+    }
+    bounced = next(i for i in items if i["id"] == history[22]["id"])
+    assert bounced["badge"]["label"] == "Bounced"
+    assert bounced["badge"]["advice"]
+
+
+async def test_pages_cover_everything_once(client, user_headers, history):
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 7, **({"cursor": cursor} if cursor else {})}
+        body = (
+            await client.get(URL.format("cand-1"), headers=user_headers(), params=params)
+        ).json()
+        seen += [i["id"] for i in body["items"]]
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == sorted(e["id"] for e in history)
+    assert len(seen) == len(set(seen)) == 25
+
+
+async def test_cursor_is_stable_under_inserts(client, user_headers, service_headers, history):
+    first = (
+        await client.get(URL.format("cand-1"), headers=user_headers(), params={"limit": 10})
+    ).json()
+    newer = email_payload(sent_at=(START + timedelta(days=30)).isoformat(), subject="newer")
+    await client.post("/v1/emails", json=newer, headers=service_headers)
+    second = (
+        await client.get(
+            URL.format("cand-1"),
+            headers=user_headers(),
+            params={"limit": 10, "cursor": first["next_cursor"]},
+        )
+    ).json()
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    assert "newer" not in [i["subject"] for i in second["items"]]
+
+
+async def test_filters(client, user_headers, history, post_sendgrid):
+    await post_sendgrid(
+        [
+            sg_event("delivered", landed_email_id=history[0]["id"]),
+            sg_event("bounce", landed_email_id=history[1]["id"], type="blocked"),
+        ]
+    )
+    by_type = (
+        await client.get(
+            URL.format("cand-1"), headers=user_headers(), params={"type": "email_blast"}
+        )
+    ).json()["items"]
+    assert len(by_type) == 5
+    assert {i["type"] for i in by_type} == {"email_blast"}
+    delivered = (
+        await client.get(
+            URL.format("cand-1"), headers=user_headers(), params={"status": "delivered"}
+        )
+    ).json()["items"]
+    assert [i["id"] for i in delivered] == [history[0]["id"]]
+    bounced = (
+        await client.get(URL.format("cand-1"), headers=user_headers(), params={"status": "bounced"})
+    ).json()["items"]
+    assert [i["id"] for i in bounced] == [history[1]["id"]]
+    sent = (
+        await client.get(
+            URL.format("cand-1"), headers=user_headers(), params={"status": "sent", "limit": 200}
+        )
+    ).json()["items"]
+    assert len(sent) == 23
+
+
+async def test_other_organisation_sees_only_its_own(client, user_headers, history):
+    body = (await client.get(URL.format("cand-1"), headers=user_headers("org-other"))).json()
+    assert [i["subject"] for i in body["items"]] == ["Other 2", "Other 1", "Other 0"] or len(
+        body["items"]
+    ) == 3
+    assert all(i["subject"].startswith("Other") for i in body["items"])
+
+
+async def test_candidate_of_another_organisation_is_404(
+    client, user_headers, service_headers, history
+):
+    response = await client.get(URL.format("cand-1"), headers=user_headers("org-nobody"))
+    assert response.status_code == 404
+    response = await client.get(URL.format("cand-unknown"), headers=user_headers())
+    assert response.status_code == 404
+    response = await client.get(
+        URL.format("cand-1"), headers=service_headers, params={"org_id": "org-nobody"}
+    )
+    assert response.status_code == 404
+
+
+async def test_service_token_needs_org_id(client, service_headers, history):
+    assert (await client.get(URL.format("cand-1"), headers=service_headers)).status_code == 400
+    ok = await client.get(
+        URL.format("cand-1"), headers=service_headers, params={"org_id": "org-acme"}
+    )
+    assert len(ok.json()["items"]) == 25
+
+
+async def test_empty_filter_result_is_not_404(client, user_headers, history):
+    response = await client.get(
+        URL.format("cand-1"), headers=user_headers(), params={"status": "dropped"}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"items": [], "next_cursor": None}
+
+
+@pytest.mark.parametrize(
+    "params", [{"limit": 0}, {"limit": 201}, {"type": "fax"}, {"status": "lost"}]
+)
+async def test_bad_parameters_are_422(client, user_headers, params):
+    response = await client.get(URL.format("cand-1"), headers=user_headers(), params=params)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJ4IiwieSJd", "!!!"])
+async def test_bad_cursor_is_400(client, user_headers, history, cursor):
+    response = await client.get(
+        URL.format("cand-1"), headers=user_headers(), params={"cursor": cursor}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_cursor"

@@ -1,0 +1,94 @@
+"""Real concurrent requests (separate pooled connections) must end in one correct state."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+from sqlalchemy import text
+
+from tests.fixtures.factories import BASE_TS, email_payload, sg_event, sg_message_id, unique
+
+
+async def test_same_batch_twice_at_once(app, register, post_sendgrid, get_email):
+    email = await register()
+    batch = [
+        sg_event("delivered", landed_email_id=email["id"], timestamp=BASE_TS + 1),
+        sg_event("open", landed_email_id=email["id"], timestamp=BASE_TS + 9),
+        sg_event("click", landed_email_id=email["id"], timestamp=BASE_TS + 10),
+    ]
+    answers = await asyncio.gather(*(post_sendgrid(batch) for _ in range(6)))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    assert sum(a.json()["stored"] for a in answers) == 3
+    assert sum(a.json()["duplicates"] for a in answers) == 15
+    got = await get_email(email["id"])
+    assert got["status"] == "opened"
+    assert got["flags"]["open_count"] == 1
+    assert got["flags"]["click_count"] == 1
+
+
+async def test_two_requests_for_the_same_new_email_at_once(register, post_sendgrid, get_email):
+    for _ in range(10):
+        email = await register(external_id=unique("ext"))
+        first = [sg_event("delivered", landed_email_id=email["id"], timestamp=BASE_TS + 1)]
+        second = [
+            sg_event("open", landed_email_id=email["id"], timestamp=BASE_TS + 50),
+            sg_event("open", landed_email_id=email["id"], timestamp=BASE_TS + 70),
+        ]
+        answers = await asyncio.gather(post_sendgrid(first), post_sendgrid(second))
+        assert [a.status_code for a in answers] == [200, 200]
+        got = await get_email(email["id"])
+        assert got["status"] == "opened"
+        assert got["flags"]["open_count"] == 2
+        assert len(got["events"]) == 3
+
+
+async def test_registration_racing_its_events_always_adopts_them(
+    client, service_headers, post_sendgrid, get_email
+):
+    """The event may commit just before, during or after the registration: never lost."""
+    for i in range(25):
+        message_id = sg_message_id()
+        events = [sg_event("delivered", sg_message_id=f"{message_id}.filter{i}")]
+        payload = email_payload(provider_message_id=message_id, external_id=unique("ext"))
+        registration = client.post("/v1/emails", json=payload, headers=service_headers)
+        delivery = post_sendgrid(events)
+        if i % 2:
+            registration, delivery = delivery, registration
+        first, second = await asyncio.gather(registration, delivery)
+        registered = first if first.request.url.path == "/v1/emails" else second
+        assert registered.status_code == 201
+        got = await get_email(registered.json()["id"])
+        assert got["status"] == "delivered", f"iteration {i}: event lost"
+        assert len(got["events"]) == 1
+
+
+async def test_overlapping_batches_in_opposite_orders_do_not_deadlock(
+    app, client, service_headers, post_sendgrid
+):
+    emails = []
+    for _ in range(40):
+        response = await client.post(
+            "/v1/emails", json=email_payload(external_id=unique("e")), headers=service_headers
+        )
+        emails.append(response.json()["id"])
+    rng = random.Random(7)
+    batches = []
+    for b in range(6):
+        order = emails[:]
+        rng.shuffle(order)
+        batches.append(
+            [
+                sg_event(
+                    rng.choice(["delivered", "open", "click", "deferred"]),
+                    landed_email_id=e,
+                    timestamp=BASE_TS + b,
+                )
+                for e in order
+            ]
+        )
+    answers = await asyncio.gather(*(post_sendgrid(b) for b in batches))
+    assert [a.status_code for a in answers] == [200] * 6, [a.text for a in answers]
+    async with app.state.engine.connect() as conn:
+        total = (await conn.execute(text("SELECT sum(event_count) FROM emails"))).scalar_one()
+    assert total == 6 * 40
