@@ -9,7 +9,17 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
-ROOT = Path(__file__).resolve().parent.parent
+
+def _project_root() -> Path:
+    """Where alembic.ini and migrations/ live: beside the package in a checkout, else the
+    working directory (an installed package, as in the Docker image)."""
+    for candidate in (Path(__file__).resolve().parent.parent, Path.cwd()):
+        if (candidate / "alembic.ini").is_file() and (candidate / "migrations").is_dir():
+            return candidate
+    raise RuntimeError("alembic.ini and migrations/ not found beside the package or in the cwd")
+
+
+ROOT = _project_root()
 
 
 def alembic_config(database_url: str) -> Config:
