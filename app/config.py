@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     metadata_key: str = "landed_email_id"
     max_webhook_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
     retry_after_seconds: int = 30
+    # Group commit of concurrent webhook requests (see app/webhooks/coalescer.py).
+    ingest_flushers: int = Field(2, ge=1, le=32)
+    ingest_max_group_events: int = Field(5000, ge=1)
+    ingest_window_ms: float = Field(0.0, ge=0, le=50)
     log_level: str = "INFO"
 
     @property

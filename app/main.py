@@ -18,6 +18,7 @@ from app.history.router import router as history_router
 from app.logs import configure_logging
 from app.migrations import upgrade_head_async
 from app.providers.registry import build_adapters
+from app.webhooks.coalescer import IngestCoalescer
 from app.webhooks.router import router as webhooks_router
 
 API_DESCRIPTION = """Did the recruiter's email land? Landed records the emails the platform
@@ -54,9 +55,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        coalescer = IngestCoalescer(
+            app.state.sessionmaker,
+            flushers=settings.ingest_flushers,
+            max_group_events=settings.ingest_max_group_events,
+            window_seconds=settings.ingest_window_ms / 1000,
+        )
+        coalescer.start()
+        app.state.coalescer = coalescer
         try:
             yield
         finally:
+            await coalescer.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -22,7 +22,7 @@ from app.domain.status import Delta, delta_of
 
 @dataclass(frozen=True, slots=True)
 class StoredEvent:
-    """A newly inserted event as returned by the insert statement."""
+    """A newly stored (or newly matched) event, as returned by its INSERT or UPDATE."""
 
     email_id: uuid.UUID | None
     dedupe_key: str
@@ -32,6 +32,10 @@ class StoredEvent:
     reason: str | None
     smtp_status: str | None
     failure_category: str | None
+    id: int = 0
+    provider: str = ""
+    provider_message_id: str | None = None
+    recipient_key: str | None = None
 
 
 def deltas_by_email(events: Iterable[StoredEvent]) -> dict[uuid.UUID, Delta]:

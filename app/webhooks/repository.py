@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -29,14 +30,14 @@ SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
 _INSERT_SQL = text("""
 WITH input AS (
     SELECT * FROM unnest(
-        CAST(:dedupe_keys AS text[]), CAST(:kinds AS text[]), CAST(:types AS text[]),
-        CAST(:occurred AS timestamptz[]), CAST(:recipients AS text[]),
+        CAST(:providers AS text[]), CAST(:dedupe_keys AS text[]), CAST(:kinds AS text[]),
+        CAST(:types AS text[]), CAST(:occurred AS timestamptz[]), CAST(:recipients AS text[]),
         CAST(:recipient_keys AS text[]), CAST(:message_ids AS text[]),
         CAST(:claimed AS uuid[]), CAST(:machine AS boolean[]), CAST(:reasons AS text[]),
         CAST(:smtp AS text[]), CAST(:categories AS text[]), CAST(:urls AS text[]),
         CAST(:raws AS text[])
-    ) AS t(dedupe_key, kind, provider_event_type, occurred_at, recipient, recipient_key,
-           provider_message_id, claimed_email_id, machine, reason, smtp_status,
+    ) AS t(provider, dedupe_key, kind, provider_event_type, occurred_at, recipient,
+           recipient_key, provider_message_id, claimed_email_id, machine, reason, smtp_status,
            failure_category, url, raw)
 ),
 matched AS (
@@ -45,7 +46,7 @@ matched AS (
     LEFT JOIN emails AS c ON c.id = i.claimed_email_id
     LEFT JOIN LATERAL (
         SELECT e.id, e.org_id FROM emails AS e
-        WHERE c.id IS NULL AND e.provider = :provider
+        WHERE c.id IS NULL AND e.provider = i.provider
           AND e.provider_message_id = i.provider_message_id
           AND e.recipient_key = i.recipient_key
         ORDER BY e.sent_at DESC, e.id
@@ -57,21 +58,39 @@ INSERT INTO email_events (
     recipient, recipient_key, provider_message_id, claimed_email_id, machine, reason,
     smtp_status, failure_category, url, raw
 )
-SELECT :provider, dedupe_key, email_id, org_id, kind, provider_event_type, occurred_at,
+SELECT provider, dedupe_key, email_id, org_id, kind, provider_event_type, occurred_at,
        recipient, recipient_key, provider_message_id, claimed_email_id, machine, reason,
        smtp_status, failure_category, url, CAST(raw AS jsonb)
 FROM matched
-ORDER BY dedupe_key
+ORDER BY provider, dedupe_key
 ON CONFLICT (provider, dedupe_key) DO NOTHING
-RETURNING email_id, dedupe_key, kind, occurred_at, machine, reason, smtp_status,
-          failure_category
+RETURNING id, provider, dedupe_key, email_id, kind, occurred_at, machine, reason, smtp_status,
+          failure_category, provider_message_id, recipient_key
+""")
+
+# Second chance for events that found no email: after taking the shared match lock (which a
+# concurrent registration holds exclusively until it commits), look again.
+_REMATCH_SQL = text("""
+UPDATE email_events AS ev SET email_id = m.id, org_id = m.org_id
+FROM unnest(CAST(:ids AS bigint[])) AS t(event_id)
+CROSS JOIN LATERAL (
+    SELECT e.id, e.org_id FROM email_events AS x
+    JOIN emails AS e ON e.provider = x.provider
+        AND e.provider_message_id = x.provider_message_id
+        AND e.recipient_key = x.recipient_key
+    WHERE x.id = t.event_id
+    ORDER BY e.sent_at DESC, e.id
+    LIMIT 1
+) AS m
+WHERE ev.id = t.event_id AND ev.email_id IS NULL
+RETURNING ev.id, ev.email_id
 """)
 
 _QUARANTINE_SQL = text("""
 INSERT INTO quarantined_events (provider, reason, raw, raw_sha256)
-SELECT :provider, reason, CAST(raw AS jsonb), sha
-FROM unnest(CAST(:reasons AS text[]), CAST(:raws AS text[]), CAST(:shas AS text[]))
-     AS t(reason, raw, sha)
+SELECT provider, reason, CAST(raw AS jsonb), sha
+FROM unnest(CAST(:providers AS text[]), CAST(:reasons AS text[]), CAST(:raws AS text[]),
+            CAST(:shas AS text[])) AS t(provider, reason, raw, sha)
 ON CONFLICT (provider, raw_sha256) DO NOTHING
 """)
 
@@ -107,22 +126,8 @@ def dump_jsonb(value: Any) -> str:
     return data.decode()
 
 
-async def lock_match_keys(session: AsyncSession, events: Sequence[NormalizedEvent]) -> None:
-    keyed = [e for e in events if e.provider_message_id and e.recipient_key]
-    if not keyed:
-        return
-    await session.execute(
-        _LOCK_SHARED_SQL,
-        {
-            "providers": [e.provider for e in keyed],
-            "message_ids": [e.provider_message_id for e in keyed],
-            "recipient_keys": [e.recipient_key for e in keyed],
-        },
-    )
-
-
 async def insert_events(
-    session: AsyncSession, provider: str, events: Sequence[NormalizedEvent]
+    session: AsyncSession, events: Sequence[NormalizedEvent]
 ) -> list[StoredEvent]:
     """Insert, match to emails and dedupe in one statement; returns only the new events."""
     if not events:
@@ -130,7 +135,7 @@ async def insert_events(
     result = await session.execute(
         _INSERT_SQL,
         {
-            "provider": provider,
+            "providers": [e.provider for e in events],
             "dedupe_keys": [e.dedupe_key for e in events],
             "kinds": [str(e.kind) for e in events],
             "types": [e.provider_event_type for e in events],
@@ -149,6 +154,8 @@ async def insert_events(
     )
     return [
         StoredEvent(
+            id=row.id,
+            provider=row.provider,
             email_id=row.email_id,
             dedupe_key=row.dedupe_key,
             kind=EventKind(row.kind),
@@ -157,22 +164,46 @@ async def insert_events(
             reason=row.reason,
             smtp_status=row.smtp_status,
             failure_category=row.failure_category,
+            provider_message_id=row.provider_message_id,
+            recipient_key=row.recipient_key,
         )
         for row in result
     ]
 
 
-async def quarantine(
-    session: AsyncSession, provider: str, rejects: Sequence[RejectedEvent]
-) -> None:
+async def rematch_unmatched(
+    session: AsyncSession, stored: Sequence[StoredEvent]
+) -> list[StoredEvent]:
+    """Lock the match keys of new unmatched events, then match them again. Returns `stored`
+    with the newly matched email ids filled in."""
+    keyed = [e for e in stored if e.email_id is None and e.provider_message_id and e.recipient_key]
+    if not keyed:
+        return list(stored)
+    await session.execute(
+        _LOCK_SHARED_SQL,
+        {
+            "providers": [e.provider for e in keyed],
+            "message_ids": [e.provider_message_id for e in keyed],
+            "recipient_keys": [e.recipient_key for e in keyed],
+        },
+    )
+    result = await session.execute(_REMATCH_SQL, {"ids": [e.id for e in keyed]})
+    found = {row.id: row.email_id for row in result}
+    if not found:
+        return list(stored)
+    return [replace(e, email_id=found[e.id]) if e.id in found else e for e in stored]
+
+
+async def quarantine(session: AsyncSession, rejects: Sequence[tuple[str, RejectedEvent]]) -> None:
+    """Keep (provider, item) pairs we could not interpret, once per distinct raw item."""
     if not rejects:
         return
-    raws = [dump_jsonb(r.raw) for r in rejects]
+    raws = [dump_jsonb(r.raw) for _, r in rejects]
     await session.execute(
         _QUARANTINE_SQL,
         {
-            "provider": provider,
-            "reasons": [r.reason for r in rejects],
+            "providers": [p for p, _ in rejects],
+            "reasons": [r.reason for _, r in rejects],
             "raws": raws,
             "shas": [hashlib.sha256(raw.encode()).hexdigest() for raw in raws],
         },

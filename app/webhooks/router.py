@@ -9,11 +9,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel
 
-from app.db import SessionDep
 from app.errors import PayloadTooLarge, ProviderNotConfigured, SignatureInvalid, responses
 from app.providers.base import InboundRequest, WebhookAdapter
 from app.providers.registry import PROVIDER_NAMES
-from app.webhooks import service
+from app.webhooks.service import Submission
 
 log = logging.getLogger("landed.webhooks")
 router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
@@ -60,7 +59,7 @@ async def read_body_capped(request: Request, limit: int) -> bytes:
     response_model=IngestResponse,
     responses=responses(400, 401, 404, 413, 503),
 )
-async def receive(provider: ProviderPath, request: Request, session: SessionDep) -> IngestResponse:
+async def receive(provider: ProviderPath, request: Request) -> IngestResponse:
     """Verify the signature over the raw body, store new events, answer after the commit."""
     adapter = _adapter(request, provider)
     raw = await read_body_capped(request, request.app.state.settings.max_webhook_body_bytes)
@@ -77,8 +76,8 @@ async def receive(provider: ProviderPath, request: Request, session: SessionDep)
         raise
     if await adapter.handle_control(inbound):
         return IngestResponse(received=0, stored=0, duplicates=0, unmatched=0, quarantined=0)
-    batch = adapter.parse(inbound)
-    result = await service.ingest(session, provider, batch, nonce=verified.nonce, raw=raw)
+    submission = Submission(provider, adapter.parse(inbound), nonce=verified.nonce, raw=raw)
+    result = await request.app.state.coalescer.submit(submission)
     return IngestResponse(**asdict(result))
 
 

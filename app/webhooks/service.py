@@ -1,9 +1,13 @@
-"""Ingest one verified webhook batch in one transaction, committed before we answer."""
+"""Ingest verified webhook batches: one transaction, committed before anyone is answered.
+
+`ingest_many` takes the submissions of several requests (the coalescer groups concurrent
+requests) and runs them as one transaction of a handful of set-based statements; each
+submission still gets its own counts."""
 
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import is_retryable
 from app.domain.events import NormalizedEvent, ParsedBatch
 from app.errors import SignatureInvalid
-from app.resolution import fold_events
+from app.resolution import StoredEvent, fold_events
 from app.webhooks import repository
 
 log = logging.getLogger("landed.webhooks")
@@ -27,6 +31,20 @@ class IngestResult:
     quarantined: int
 
 
+@dataclass(slots=True)
+class Submission:
+    """One verified request's batch."""
+
+    provider: str
+    batch: ParsedBatch
+    nonce: str | None = None
+    raw: bytes = b""
+    events: list[NormalizedEvent] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.events = unique_events(self.batch.events)
+
+
 def unique_events(events: list[NormalizedEvent]) -> list[NormalizedEvent]:
     """Drop repeats inside one batch (first wins); repeats across batches meet the unique key."""
     seen: dict[str, NormalizedEvent] = {}
@@ -35,41 +53,85 @@ def unique_events(events: list[NormalizedEvent]) -> list[NormalizedEvent]:
     return list(seen.values())
 
 
-async def ingest(
-    session: AsyncSession,
-    provider: str,
-    batch: ParsedBatch,
-    *,
-    nonce: str | None = None,
-    raw: bytes = b"",
-) -> IngestResult:
-    events = unique_events(batch.events)
+async def ingest(session: AsyncSession, submission: Submission) -> IngestResult:
+    (result,) = await ingest_many(session, [submission])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+async def ingest_many(
+    session: AsyncSession, submissions: list[Submission]
+) -> list[IngestResult | SignatureInvalid]:
+    """Store all submissions in one transaction (retried whole on deadlock); a submission
+    whose signature nonce was already used with another body is refused alone."""
     for attempt in range(1, MAX_ATTEMPTS + 1):
         try:
-            if nonce is not None and not await repository.claim_nonce(
-                session, provider, nonce, raw
-            ):
-                await session.rollback()
-                log.warning("webhook.replay_refused", extra={"provider": provider})
-                raise SignatureInvalid("This signature was already used for another request.")
-            await repository.lock_match_keys(session, events)
-            stored = await repository.insert_events(session, provider, events)
-            await fold_events(session, stored)
-            await repository.quarantine(session, provider, batch.rejects)
+            results = await _ingest_once(session, submissions)
             await session.commit()
         except DBAPIError as exc:
             await session.rollback()
             if attempt < MAX_ATTEMPTS and is_retryable(exc):
-                log.info("webhook.retry", extra={"provider": provider, "attempt": attempt})
+                log.info("webhook.retry", extra={"attempt": attempt})
                 continue
             raise
         break
-    result = IngestResult(
-        received=batch.received,
-        stored=len(stored),
-        duplicates=len(batch.events) - len(stored),
-        unmatched=sum(1 for e in stored if e.email_id is None),
-        quarantined=len(batch.rejects),
+    for sub, result in zip(submissions, results, strict=True):
+        if isinstance(result, IngestResult):
+            log.info("webhook.ingested", extra={"provider": sub.provider, **asdict(result)})
+        else:
+            log.warning("webhook.replay_refused", extra={"provider": sub.provider})
+    return results
+
+
+async def _ingest_once(
+    session: AsyncSession, submissions: list[Submission]
+) -> list[IngestResult | SignatureInvalid]:
+    accepted: list[Submission] = []
+    refused: set[int] = set()
+    for i, sub in enumerate(submissions):
+        if sub.nonce and not await repository.claim_nonce(
+            session, sub.provider, sub.nonce, sub.raw
+        ):
+            refused.add(i)
+        else:
+            accepted.append(sub)
+
+    # Across requests, the same event may come twice: the first submission owns it.
+    owner: dict[tuple[str, str], int] = {}
+    events: list[NormalizedEvent] = []
+    for i, sub in enumerate(submissions):
+        if i in refused:
+            continue
+        for event in sub.events:
+            key = (event.provider, event.dedupe_key)
+            if key not in owner:
+                owner[key] = i
+                events.append(event)
+
+    stored = await repository.insert_events(session, events)
+    stored = await repository.rematch_unmatched(session, stored)
+    await fold_events(session, stored)
+    await repository.quarantine(
+        session, [(sub.provider, r) for sub in accepted for r in sub.batch.rejects]
     )
-    log.info("webhook.ingested", extra={"provider": provider, **asdict(result)})
-    return result
+
+    by_owner: dict[int, list[StoredEvent]] = {}
+    for event in stored:
+        by_owner.setdefault(owner[(event.provider, event.dedupe_key)], []).append(event)
+    results: list[IngestResult | SignatureInvalid] = []
+    for i, sub in enumerate(submissions):
+        if i in refused:
+            results.append(SignatureInvalid("This signature was already used for another request."))
+            continue
+        mine = by_owner.get(i, [])
+        results.append(
+            IngestResult(
+                received=sub.batch.received,
+                stored=len(mine),
+                duplicates=len(sub.batch.events) - len(mine),
+                unmatched=sum(1 for e in mine if e.email_id is None),
+                quarantined=len(sub.batch.rejects),
+            )
+        )
+    return results
