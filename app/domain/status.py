@@ -75,8 +75,8 @@ _RANK_BY_KIND: dict[EventKind, Rank] = {
 
 
 def rank_of(kind: EventKind, *, machine: bool = False) -> Rank:
-    """A machine open (privacy proxy, scanner) proves delivery, not a reader."""
-    if kind is EventKind.OPENED and machine:
+    """A machine open or click (privacy proxy, link scanner) proves delivery, not a reader."""
+    if machine and kind in (EventKind.OPENED, EventKind.CLICKED):
         return Rank.DELIVERED
     return _RANK_BY_KIND[kind]
 
@@ -184,6 +184,7 @@ def delta_of(event: EventFacts) -> Delta:
         )
     kind = event.kind
     human_open = kind is EventKind.OPENED and not event.machine
+    human_click = kind is EventKind.CLICKED and not event.machine
     return Delta(
         best=best,
         event_count=1,
@@ -191,8 +192,8 @@ def delta_of(event: EventFacts) -> Delta:
         machine_open_count=int(kind is EventKind.OPENED and event.machine),
         first_opened_at=at if human_open else None,
         last_opened_at=at if human_open else None,
-        click_count=int(kind is EventKind.CLICKED),
-        first_clicked_at=at if kind is EventKind.CLICKED else None,
+        click_count=int(human_click),
+        first_clicked_at=at if human_click else None,
         complained_at=at if kind is EventKind.COMPLAINED else None,
         unsubscribed_at=at if kind is EventKind.UNSUBSCRIBED else None,
         resubscribed_at=at if kind is EventKind.RESUBSCRIBED else None,

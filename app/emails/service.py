@@ -83,7 +83,7 @@ async def register(session: AsyncSession, items: list[EmailCreate]) -> list[Regi
         break
     log.info(
         "emails.registered",
-        extra={"count": len(items), "created": len(created), "adopted": len(adopted)},
+        extra={"count": len(items), "new": len(created), "adopted": len(adopted)},
     )
     seen: set[uuid.UUID] = set()
     out = []

@@ -58,6 +58,7 @@ def ev(
         (EventKind.UNSUBSCRIBED, False, Rank.DELIVERED),
         (EventKind.OPENED, False, Rank.OPENED),
         (EventKind.CLICKED, False, Rank.OPENED),
+        (EventKind.CLICKED, True, Rank.DELIVERED),
         (EventKind.HARD_BOUNCE, False, Rank.BOUNCED),
         (EventKind.DROPPED, False, Rank.DROPPED),
         (EventKind.RESUBSCRIBED, False, Rank.NONE),
