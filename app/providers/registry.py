@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from app.config import Settings
 from app.providers.base import WebhookAdapter
+from app.providers.mailgun import MailgunAdapter
+from app.providers.postmark import PostmarkAdapter
+from app.providers.resend import ResendAdapter
 from app.providers.sendgrid import SendGridAdapter
+from app.providers.ses import SesAdapter
 
 # One line per provider; its module holds everything else about it.
-ADAPTER_CLASSES: tuple[type[WebhookAdapter], ...] = (SendGridAdapter,)
+ADAPTER_CLASSES: tuple[type[WebhookAdapter], ...] = (
+    SendGridAdapter,
+    MailgunAdapter,
+    ResendAdapter,
+    PostmarkAdapter,
+    SesAdapter,
+)
 
 PROVIDER_NAMES: tuple[str, ...] = tuple(cls.name for cls in ADAPTER_CLASSES)
 _BY_NAME: dict[str, type[WebhookAdapter]] = {cls.name: cls for cls in ADAPTER_CLASSES}
