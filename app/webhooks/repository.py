@@ -43,7 +43,9 @@ WITH input AS (
 matched AS (
     SELECT i.*, COALESCE(c.id, m.id) AS email_id, COALESCE(c.org_id, m.org_id) AS org_id
     FROM input AS i
-    LEFT JOIN emails AS c ON c.id = i.claimed_email_id
+    -- Our id counts only for the recipient it was registered for: one ESP message to several
+    -- recipients carries one set of custom args, and each recipient's events are their own.
+    LEFT JOIN emails AS c ON c.id = i.claimed_email_id AND c.recipient_key = i.recipient_key
     LEFT JOIN LATERAL (
         SELECT e.id, e.org_id FROM emails AS e
         WHERE c.id IS NULL AND e.provider = i.provider

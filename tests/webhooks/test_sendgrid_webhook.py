@@ -402,6 +402,21 @@ async def test_same_message_other_recipient_does_not_match(register, post_sendgr
     assert (await get_email(email["id"]))["status"] == "sent"
 
 
+async def test_metadata_id_of_another_recipient_is_not_trusted(register, post_sendgrid, get_email):
+    """One message to two people carries one custom arg; the cc'd person's bounce is not
+    the registered recipient's."""
+    message_id = sg_message_id()
+    email = await register(provider_message_id=message_id, recipient="ada@example.com")
+    event = sg_event(
+        "bounce",
+        "grace@example.com",
+        landed_email_id=email["id"],
+        sg_message_id=f"{message_id}.filter1",
+    )
+    assert (await post_sendgrid([event])).json()["unmatched"] == 1
+    assert (await get_email(email["id"]))["status"] == "sent"
+
+
 async def test_invalid_metadata_id_falls_back_to_message_id(register, post_sendgrid, get_email):
     message_id = sg_message_id()
     email = await register(provider_message_id=message_id)
