@@ -34,6 +34,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     upgrade_head(url)
     # Workers inherit the URL, so they share this server instead of starting their own.
     os.environ["LANDED_DATABASE_URL"] = url
+    print(
+        f"Landed starting on http://{args.host}:{args.port} ({args.workers} workers)",
+        file=sys.stderr,
+    )
     uvicorn.run(
         "app.asgi:app",
         host=args.host,

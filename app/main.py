@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,8 @@ from app.migrations import upgrade_head_async
 from app.providers.registry import build_adapters
 from app.webhooks.coalescer import IngestCoalescer
 from app.webhooks.router import router as webhooks_router
+
+log = logging.getLogger("landed.app")
 
 API_DESCRIPTION = """Did the recruiter's email land? Landed records the emails the platform
 sends, takes in signed delivery events from email service providers, and folds them into one
@@ -63,6 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         coalescer.start()
         app.state.coalescer = coalescer
+        log.info("app.ready", extra={"providers": sorted(app.state.adapters)})
         try:
             yield
         finally:
