@@ -16,6 +16,7 @@ from app.providers.base import constant_time_equal
 log = logging.getLogger("landed.auth")
 
 HMAC_ALGORITHMS = ["HS256"]
+NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it at the door (422)
 PUBLIC_KEY_ALGORITHMS = ["RS256", "ES256"]
 
 
@@ -73,7 +74,7 @@ class TokenVerifier:
             log.info("auth.jwt_rejected", extra={"why": type(exc).__name__})
             raise Unauthorized("The bearer token is not valid.") from None
         org_id = claims.get("org_id")
-        if not isinstance(org_id, str) or not org_id:
+        if not isinstance(org_id, str) or not org_id or "\x00" in org_id:
             raise Unauthorized("The bearer token has no organisation.")
         sub = claims.get("sub")
         return Principal(org_id=org_id, subject=sub if isinstance(sub, str) else None)
@@ -107,6 +108,7 @@ def org_scope(
             description="Required with a service token; with a user token it must be "
             "the token's organisation if given.",
             max_length=200,
+            pattern=NO_NUL,
         ),
     ] = None,
 ) -> str:

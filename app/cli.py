@@ -28,10 +28,12 @@ def _database_url() -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.config import Settings
     from app.migrations import upgrade_head
 
     url = _database_url()
-    upgrade_head(url)
+    if Settings().migrate_on_start:
+        upgrade_head(url)
     # Workers inherit the URL, so they share this server instead of starting their own.
     os.environ["LANDED_DATABASE_URL"] = url
     print(

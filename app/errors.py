@@ -129,6 +129,17 @@ _HTTP_CODES = {
 DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
 
 
+# character_not_in_repertoire (NUL), untranslatable_character: a client's bad input.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(
+        getattr(orig, "__cause__", None), "sqlstate", None
+    )
+
+
 def is_database_down(exc: BaseException) -> bool:
     if isinstance(exc, DATABASE_DOWN):
         return True
@@ -154,6 +165,10 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
         return error_json(422, "validation_error", "The request is not valid.", details)
 
     async def _database(request: Request, exc: Exception) -> JSONResponse:
+        if _sqlstate(exc) in UNSTORABLE_TEXT:
+            return error_json(
+                400, "invalid_characters", "The request contains characters that cannot be stored."
+            )
         if is_database_down(exc):
             log.warning(
                 "database.unavailable",

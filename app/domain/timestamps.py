@@ -52,7 +52,10 @@ def from_iso(value: object) -> datetime:
         raise InvalidTimestamp(f"not an ISO 8601 timestamp: {value[:40]!r}") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    parsed = parsed.astimezone(UTC)
+    try:
+        parsed = parsed.astimezone(UTC)
+    except OverflowError:
+        raise InvalidTimestamp(f"out of range: {value[:40]!r}") from None
     if not _MIN <= parsed <= _MAX:
         raise InvalidTimestamp(f"out of range: {value[:40]!r}")
     return parsed

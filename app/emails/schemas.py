@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
@@ -32,7 +32,19 @@ def _email_address(value: str) -> str:
     return value
 
 
+def _in_range(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range") from None
+    if not 1970 <= utc.year <= 9999:
+        raise ValueError("must be between 1970 and 9999")
+    return utc
+
+
 Id = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_no_nul)]
+MessageId = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_no_nul)]
+SentAt = Annotated[AwareDatetime, AfterValidator(_in_range)]
 Text = Annotated[str, Field(max_length=2000), AfterValidator(_no_nul)]
 Address = Annotated[
     str,
@@ -50,11 +62,9 @@ class EmailCreate(BaseModel):
     type: EmailType
     recipient: Address
     subject: Text
-    sent_at: AwareDatetime | None = Field(None, description="Defaults to now.")
+    sent_at: SentAt | None = Field(None, description="Defaults to now.")
     provider: ProviderName = "sendgrid"
-    provider_message_id: (
-        Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_no_nul)] | None
-    ) = None
+    provider_message_id: MessageId | None = None
     blast_id: Id | None = None
     external_id: Id | None = Field(
         None, description="Idempotency key: the same (org_id, external_id) returns the same email."
@@ -242,9 +252,7 @@ class StatusesRequest(BaseModel):
     org_id: Id | None = Field(None, description="Optional: only this organisation's emails.")
     ids: list[uuid.UUID] | None = Field(None, max_length=1000)
     provider: ProviderName | None = None
-    provider_message_ids: list[Annotated[str, Field(min_length=1, max_length=500)]] | None = Field(
-        None, max_length=1000
-    )
+    provider_message_ids: list[MessageId] | None = Field(None, max_length=1000)
 
     @model_validator(mode="after")
     def _one_selector(self) -> StatusesRequest:

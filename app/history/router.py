@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from app.auth import OrgScope
+from app.auth import NO_NUL, OrgScope
 from app.db import SessionDep
 from app.domain.status import Status
 from app.emails.schemas import EmailType
@@ -25,7 +25,7 @@ router = APIRouter(prefix="/v1/candidates", tags=["history"])
     responses=responses(400, 401, 404, 422, 503),
 )
 async def contact_history(
-    candidate_id: Annotated[str, Path(max_length=200)],
+    candidate_id: Annotated[str, Path(max_length=200, pattern=NO_NUL)],
     org_id: OrgScope,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,11 +26,13 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         sent_at, email_id = orjson.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(sent_at, str) or not isinstance(email_id, str):
+            raise ValueError("not strings")
         parsed = datetime.fromisoformat(sent_at)
         if parsed.tzinfo is None:
             raise ValueError("naive")
-        return parsed, uuid.UUID(email_id)
-    except (binascii.Error, ValueError, TypeError, orjson.JSONDecodeError):
+        return parsed.astimezone(UTC), uuid.UUID(email_id)
+    except (binascii.Error, ValueError, TypeError, OverflowError, orjson.JSONDecodeError):
         raise InvalidCursor() from None
 
 

@@ -93,11 +93,47 @@ def split_secrets(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+# No ESP nests its events anywhere near this deep; deeper bodies are refused whole (400) rather
+# than half-understood (orjson writes at most 254 levels, so they could not be stored as sent).
+MAX_NESTING = 64
+# Upper bounds far above any ESP's real batches; beyond them a request is refused (400), so one
+# signed request cannot keep a worker busy for minutes.
+MAX_BATCH_ITEMS = 20_000
+MAX_RECIPIENTS_PER_EVENT = 100
+
+
 def load_json(raw: bytes) -> Any:
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedPayload("The body is not valid JSON.", details={"error": str(exc)}) from None
+    if nesting_depth(body) > MAX_NESTING:
+        raise MalformedPayload(f"The body is nested deeper than {MAX_NESTING} levels.")
+    return body
+
+
+def nesting_depth(value: Any) -> int:
+    """How deep lists and objects nest (iterative: no recursion limit to hit)."""
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_NESTING:
+            return depth
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return deepest
+
+
+def check_batch_size(count: int, what: str = "events") -> None:
+    if count > MAX_BATCH_ITEMS:
+        raise MalformedPayload(f"Too many {what} in one request (limit {MAX_BATCH_ITEMS}).")
 
 
 def constant_time_equal(a: str | bytes, b: str | bytes) -> bool:

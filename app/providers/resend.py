@@ -33,6 +33,7 @@ from app.domain.events import (
 from app.domain.timestamps import InvalidTimestamp, from_iso
 from app.errors import MalformedPayload, SignatureInvalid
 from app.providers.base import (
+    MAX_RECIPIENTS_PER_EVENT,
     Headers,
     InboundRequest,
     Verified,
@@ -269,6 +270,8 @@ class ResendAdapter(WebhookAdapter):
         url = None
         if event == "email.clicked" and isinstance(data.get("click"), dict):
             url = clean_text(data["click"].get("link"), limit=2000)
+        if len(recipients) > MAX_RECIPIENTS_PER_EVENT:
+            raise _Reject(f"more than {MAX_RECIPIENTS_PER_EVENT} recipients in one event")
         several = len(recipients) > 1
         events: list[NormalizedEvent] = []
         for recipient in recipients:

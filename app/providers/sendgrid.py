@@ -33,6 +33,7 @@ from app.providers.base import (
     InboundRequest,
     Verified,
     WebhookAdapter,
+    check_batch_size,
     clean_text,
     content_key,
     load_json,
@@ -188,6 +189,7 @@ class SendGridAdapter(WebhookAdapter):
             body = [body]  # a single object is a batch of one
         if not isinstance(body, list):
             raise MalformedPayload("Expected a JSON array of SendGrid events.")
+        check_batch_size(len(body))
         events: list[NormalizedEvent] = []
         rejects: list[RejectedEvent] = []
         for item in body:

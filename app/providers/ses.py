@@ -32,6 +32,7 @@ from app.domain.events import (
 )
 from app.domain.timestamps import InvalidTimestamp, from_iso
 from app.providers.base import (
+    MAX_RECIPIENTS_PER_EVENT,
     InboundRequest,
     Verified,
     WebhookAdapter,
@@ -224,6 +225,8 @@ class SesAdapter(WebhookAdapter):
         detail = detail if isinstance(detail, dict) else {}
         destinations = _addresses(mail.get("destination"))
         parts = self._parts(event_type, detail, destinations)
+        if len(parts) > MAX_RECIPIENTS_PER_EVENT:
+            raise _Reject(f"more than {MAX_RECIPIENTS_PER_EVENT} recipients in one event")
         if not parts:
             raise _Reject(f"no recipients in the {event_type} event")
         try:

@@ -15,7 +15,7 @@ import logging
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, is_database_down
 from app.webhooks.service import IngestResult, Submission, ingest_many
 
 log = logging.getLogger("landed.webhooks")
@@ -96,6 +96,15 @@ class IngestCoalescer:
                     future.set_exception(ServiceUnavailable("Shutting down; retry later."))
             raise
         except Exception as exc:
+            if len(group) > 1 and not is_database_down(exc):
+                # One request's bad data must not fail the others: store each on its own.
+                log.warning(
+                    "webhook.group_split",
+                    extra={"requests": len(group), "error": type(exc).__name__},
+                )
+                for item in group:
+                    await self._flush([item])
+                return
             log.warning(
                 "webhook.group_failed", extra={"requests": len(group), "error": type(exc).__name__}
             )

@@ -96,17 +96,13 @@ FROM unnest(CAST(:providers AS text[]), CAST(:reasons AS text[]), CAST(:raws AS 
 ON CONFLICT (provider, raw_sha256) DO NOTHING
 """)
 
+# DO UPDATE (a no-op) rather than DO NOTHING: it waits for a concurrent insert of the same
+# nonce to commit and returns the row that won, so two bodies can never share one nonce.
 _NONCE_SQL = text("""
-WITH ins AS (
-    INSERT INTO webhook_nonces (provider, nonce, body_sha256)
-    VALUES (:provider, :nonce, :sha)
-    ON CONFLICT (provider, nonce) DO NOTHING
-    RETURNING body_sha256
-)
-SELECT body_sha256 FROM ins
-UNION ALL
-SELECT body_sha256 FROM webhook_nonces WHERE provider = :provider AND nonce = :nonce
-LIMIT 1
+INSERT INTO webhook_nonces (provider, nonce, body_sha256)
+VALUES (:provider, :nonce, :sha)
+ON CONFLICT (provider, nonce) DO UPDATE SET body_sha256 = webhook_nonces.body_sha256
+RETURNING body_sha256
 """)
 
 
@@ -126,6 +122,14 @@ def dump_jsonb(value: Any) -> str:
     if b"\\u0000" in data:
         data = orjson.dumps(_jsonb_safe(value))
     return data.decode()
+
+
+def _dump_each(events: Sequence[NormalizedEvent]) -> list[str]:
+    # Adapters that fan one item out to several recipients share its raw object: dump it once.
+    dumped: dict[int, str] = {}
+    return [
+        dumped.get(id(e.raw)) or dumped.setdefault(id(e.raw), dump_jsonb(e.raw)) for e in events
+    ]
 
 
 async def insert_events(
@@ -151,7 +155,7 @@ async def insert_events(
             "smtp": [e.smtp_status for e in events],
             "categories": [str(e.failure_category) if e.failure_category else None for e in events],
             "urls": [e.url for e in events],
-            "raws": [dump_jsonb(e.raw) for e in events],
+            "raws": _dump_each(events),
         },
     )
     return [
@@ -217,5 +221,5 @@ async def claim_nonce(session: AsyncSession, provider: str, nonce: str, body: by
     sha = hashlib.sha256(body).hexdigest()
     stored = (
         await session.execute(_NONCE_SQL, {"provider": provider, "nonce": nonce, "sha": sha})
-    ).scalar_one_or_none()
-    return stored is None or stored == sha
+    ).scalar_one()
+    return stored == sha

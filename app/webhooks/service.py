@@ -6,14 +6,15 @@ submission still gets its own counts."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import is_retryable
-from app.domain.events import NormalizedEvent, ParsedBatch
+from app.domain.events import NormalizedEvent, ParsedBatch, RejectedEvent
 from app.errors import SignatureInvalid
 from app.resolution import StoredEvent, fold_events
 from app.webhooks import repository
@@ -45,12 +46,47 @@ class Submission:
         self.events = unique_events(self.batch.events)
 
 
+# Indexed text must stay well below PostgreSQL's btree row limit (~2.7 kB), whatever an
+# adapter extracted: long keys are hashed, long ids and addresses cut.
+MAX_KEY_CHARS = 200
+MAX_MESSAGE_ID_CHARS = 255
+MAX_RECIPIENT_CHARS = 320
+# Unreadable items kept per request; the answer still counts them all.
+MAX_QUARANTINED_PER_REQUEST = 1000
+
+
+def storable(event: NormalizedEvent) -> NormalizedEvent:
+    key, message_id, recipient = event.dedupe_key, event.provider_message_id, event.recipient
+    if len(key) > MAX_KEY_CHARS:
+        key = "sha256:" + hashlib.sha256(key.encode()).hexdigest()
+    if message_id and len(message_id) > MAX_MESSAGE_ID_CHARS:
+        message_id = message_id[:MAX_MESSAGE_ID_CHARS]
+    if recipient and len(recipient) > MAX_RECIPIENT_CHARS:
+        recipient = recipient[:MAX_RECIPIENT_CHARS]
+    if (key, message_id, recipient) == (
+        event.dedupe_key,
+        event.provider_message_id,
+        event.recipient,
+    ):
+        return event
+    return replace(event, dedupe_key=key, provider_message_id=message_id, recipient=recipient)
+
+
 def unique_events(events: list[NormalizedEvent]) -> list[NormalizedEvent]:
     """Drop repeats inside one batch (first wins); repeats across batches meet the unique key."""
     seen: dict[str, NormalizedEvent] = {}
-    for event in events:
+    for event in map(storable, events):
         seen.setdefault(event.dedupe_key, event)
     return list(seen.values())
+
+
+def distinct_rejects(rejects: list[RejectedEvent]) -> list[RejectedEvent]:
+    kept: dict[str, RejectedEvent] = {}
+    for reject in rejects:
+        if len(kept) >= MAX_QUARANTINED_PER_REQUEST:
+            break
+        kept.setdefault(repository.dump_jsonb(reject.raw), reject)
+    return list(kept.values())
 
 
 async def ingest(session: AsyncSession, submission: Submission) -> IngestResult:
@@ -113,7 +149,8 @@ async def _ingest_once(
     stored = await repository.rematch_unmatched(session, stored)
     await fold_events(session, stored)
     await repository.quarantine(
-        session, [(sub.provider, r) for sub in accepted for r in sub.batch.rejects]
+        session,
+        [(sub.provider, r) for sub in accepted for r in distinct_rejects(sub.batch.rejects)],
     )
 
     by_owner: dict[int, list[StoredEvent]] = {}
