@@ -80,7 +80,7 @@ class TokenVerifier:
         return Principal(org_id=org_id, subject=sub if isinstance(sub, str) else None)
 
 
-def authenticate(request: Request) -> Principal:
+async def authenticate(request: Request) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -91,7 +91,7 @@ def authenticate(request: Request) -> Principal:
 PrincipalDep = Annotated[Principal, Depends(authenticate)]
 
 
-def require_service(principal: PrincipalDep) -> Principal:
+async def require_service(principal: PrincipalDep) -> Principal:
     if not principal.is_service:
         raise Forbidden("This route is for internal services (service token).")
     return principal
@@ -100,7 +100,7 @@ def require_service(principal: PrincipalDep) -> Principal:
 ServiceCaller = Annotated[Principal, Depends(require_service)]
 
 
-def org_scope(
+async def org_scope(
     principal: PrincipalDep,
     org_id: Annotated[
         str | None,

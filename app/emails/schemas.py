@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from app.domain.badges import badge_for
-from app.domain.status import STATUS_BY_RANK, Rank, Status, is_failure
+from app.domain.status import Status
+from app.emails.presenter import status_dict, summary_dict
 from app.models import EMAIL_TYPES, Email, EmailEvent
 from app.providers.registry import PROVIDER_NAMES
 
@@ -85,13 +84,6 @@ class BadgeOut(BaseModel):
     reason: str | None = None
     advice: str | None = None
 
-    @classmethod
-    def of(cls, email: Email) -> BadgeOut:
-        badge = badge_for(
-            email.status_rank, category=email.status_category, reason=email.status_reason
-        )
-        return cls(**asdict(badge))
-
 
 class Flags(BaseModel):
     """Facts beside the status. Opens and clicks of a bounced or dropped email stay on the
@@ -110,31 +102,6 @@ class Flags(BaseModel):
     unsubscribed: bool
     unsubscribed_at: datetime | None
 
-    @classmethod
-    def of(cls, email: Email) -> Flags:
-        engaged = not is_failure(email.status_rank)
-        unsubscribed = email.unsubscribed_at is not None and (
-            email.resubscribed_at is None or email.unsubscribed_at > email.resubscribed_at
-        )
-        return cls(
-            opened=engaged and email.open_count > 0,
-            open_count=email.open_count if engaged else 0,
-            first_opened_at=email.first_opened_at if engaged else None,
-            last_opened_at=email.last_opened_at if engaged else None,
-            machine_open_count=email.machine_open_count,
-            clicked=engaged and email.click_count > 0,
-            click_count=email.click_count if engaged else 0,
-            first_clicked_at=email.first_clicked_at if engaged else None,
-            complained=email.complained_at is not None,
-            complained_at=email.complained_at,
-            unsubscribed=unsubscribed,
-            unsubscribed_at=email.unsubscribed_at if unsubscribed else None,
-        )
-
-
-def status_of(email: Email) -> Status:
-    return STATUS_BY_RANK[Rank(email.status_rank)]
-
 
 class EmailSummary(BaseModel):
     """One line of a contact history."""
@@ -152,23 +119,7 @@ class EmailSummary(BaseModel):
 
     @classmethod
     def of(cls, email: Email) -> EmailSummary:
-        return cls(**_summary_fields(email))
-
-
-def _summary_fields(email: Email) -> dict[str, object]:
-    bounce_type = {Rank.SOFT_BOUNCED: "soft", Rank.BOUNCED: "hard"}.get(Rank(email.status_rank))
-    return {
-        "id": email.id,
-        "type": email.type,
-        "recipient": email.recipient,
-        "subject": email.subject,
-        "sent_at": email.sent_at,
-        "status": status_of(email),
-        "bounce_type": bounce_type,
-        "status_at": email.status_at,
-        "badge": BadgeOut.of(email),
-        "flags": Flags.of(email),
-    }
+        return cls.model_validate(summary_dict(email))
 
 
 class EventOut(BaseModel):
@@ -204,7 +155,7 @@ class EmailOut(EmailSummary):
     @classmethod
     def with_events(cls, email: Email, events: list[EmailEvent]) -> EmailOut:
         return cls(
-            **_summary_fields(email),
+            **summary_dict(email),
             org_id=email.org_id,
             candidate_id=email.candidate_id,
             provider=email.provider,
@@ -227,14 +178,17 @@ class RegisteredEmail(BaseModel):
 
     @classmethod
     def of(cls, email: Email, *, created: bool) -> RegisteredEmail:
-        return cls(
-            id=email.id,
-            org_id=email.org_id,
-            external_id=email.external_id,
-            created=created,
-            status=status_of(email),
-            status_at=email.status_at,
-            badge=BadgeOut.of(email),
+        status = status_dict(email)
+        return cls.model_validate(
+            {
+                "id": email.id,
+                "org_id": email.org_id,
+                "external_id": email.external_id,
+                "created": created,
+                "status": status["status"],
+                "status_at": email.status_at,
+                "badge": status["badge"],
+            }
         )
 
 
@@ -277,18 +231,15 @@ class EmailStatus(BaseModel):
 
     @classmethod
     def of(cls, email: Email) -> EmailStatus:
-        fields = _summary_fields(email)
-        return cls(
-            id=email.id,
-            org_id=email.org_id,
-            provider=email.provider,
-            provider_message_id=email.provider_message_id,
-            recipient=email.recipient,
-            status=fields["status"],
-            bounce_type=fields["bounce_type"],  # type: ignore[arg-type]
-            status_at=email.status_at,
-            badge=fields["badge"],  # type: ignore[arg-type]
-            flags=fields["flags"],  # type: ignore[arg-type]
+        return cls.model_validate(
+            {
+                "id": email.id,
+                "org_id": email.org_id,
+                "provider": email.provider,
+                "provider_message_id": email.provider_message_id,
+                "recipient": email.recipient,
+                **status_dict(email),
+            }
         )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from app.auth import NO_NUL, OrgScope
 from app.db import SessionDep
 from app.domain.status import Status
+from app.emails.presenter import json_response
 from app.emails.schemas import EmailType
 from app.errors import responses
 from app.history import service
@@ -32,9 +33,9 @@ async def contact_history(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     type: Annotated[EmailType | None, Query(description="Only this email type.")] = None,
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
-) -> ContactHistoryPage:
+) -> Response:
     """Keyset-paginated; another organisation's candidate is 404."""
-    return await service.contact_history(
+    page = await service.contact_history(
         session,
         org_id=org_id,
         candidate_id=candidate_id,
@@ -43,3 +44,4 @@ async def contact_history(
         email_type=type,
         status=status,
     )
+    return json_response(page)

@@ -6,15 +6,15 @@ import base64
 import binascii
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.status import RANKS_BY_STATUS, Status
-from app.emails.schemas import EmailSummary
+from app.emails.presenter import summary_dict
 from app.errors import InvalidCursor, NotFound
 from app.history import repository
-from app.history.schemas import ContactHistoryPage
 
 
 def encode_cursor(sent_at: datetime, email_id: uuid.UUID) -> str:
@@ -45,7 +45,8 @@ async def contact_history(
     cursor: str | None,
     email_type: str | None,
     status: Status | None,
-) -> ContactHistoryPage:
+) -> dict[str, Any]:
+    """The page as plain data (see app.emails.presenter); shaped as ContactHistoryPage."""
     after = decode_cursor(cursor) if cursor else None
     rows = await repository.page(
         session,
@@ -66,4 +67,4 @@ async def contact_history(
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].sent_at, rows[-1].id) if more else None
-    return ContactHistoryPage(items=[EmailSummary.of(r) for r in rows], next_cursor=next_cursor)
+    return {"items": [summary_dict(r) for r in rows], "next_cursor": next_cursor}

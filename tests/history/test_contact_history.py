@@ -183,3 +183,21 @@ async def test_bad_cursor_is_400(client, user_headers, history, cursor):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_cursor"
+
+
+async def test_response_is_exactly_the_documented_model(
+    client, user_headers, history, post_sendgrid
+):
+    """The route serialises plain dicts for speed; they must match ContactHistoryPage."""
+    from app.history.schemas import ContactHistoryPage
+
+    await post_sendgrid(
+        [
+            sg_event("bounce", landed_email_id=history[3]["id"]),
+            sg_event("open", landed_email_id=history[4]["id"]),
+        ]
+    )
+    body = (
+        await client.get(URL.format("cand-1"), headers=user_headers(), params={"limit": 30})
+    ).json()
+    assert ContactHistoryPage.model_validate(body).model_dump(mode="json") == body
