@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.events import EventKind
-from app.domain.status import Delta, delta_of
+from app.domain.status import Delta, summarize
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,11 +39,11 @@ class StoredEvent:
 
 
 def deltas_by_email(events: Iterable[StoredEvent]) -> dict[uuid.UUID, Delta]:
-    deltas: dict[uuid.UUID, Delta] = defaultdict(Delta)
+    groups: dict[uuid.UUID, list[StoredEvent]] = defaultdict(list)
     for event in events:
         if event.email_id is not None:
-            deltas[event.email_id] = deltas[event.email_id].combine(delta_of(event))
-    return dict(deltas)
+            groups[event.email_id].append(event)
+    return {email_id: summarize(group) for email_id, group in groups.items()}
 
 
 # The candidate in `d` beats the stored status: higher rank, else earlier, else smaller key.

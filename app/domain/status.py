@@ -202,10 +202,66 @@ def delta_of(event: EventFacts) -> Delta:
 
 
 def summarize(events: Iterable[EventFacts]) -> Delta:
-    total = Delta()
+    """The combined delta of many events: equal to combining `delta_of` each one (a test
+    checks that), in one pass without the intermediate objects, as batches are hot."""
+    best: Candidate | None = None
+    count = opens = machine_opens = clicks = 0
+    first_open = last_open = first_click = complained = unsubscribed = resubscribed = None
+    last_event: datetime | None = None
     for event in events:
-        total = total.combine(delta_of(event))
-    return total
+        count += 1
+        at = event.occurred_at
+        kind = event.kind
+        machine = event.machine
+        rank = rank_of(kind, machine=machine)
+        if rank and (
+            best is None
+            or rank > best.rank
+            or (
+                rank == best.rank
+                and (at < best.at or (at == best.at and event.dedupe_key < best.key))
+            )
+        ):
+            category = event.failure_category
+            best = Candidate(
+                rank=int(rank),
+                at=at,
+                key=event.dedupe_key,
+                reason=event.reason,
+                smtp_status=event.smtp_status,
+                category=str(category) if category else None,
+            )
+        if kind is EventKind.OPENED:
+            if machine:
+                machine_opens += 1
+            else:
+                opens += 1
+                first_open = at if first_open is None or at < first_open else first_open
+                last_open = at if last_open is None or at > last_open else last_open
+        elif kind is EventKind.CLICKED and not machine:
+            clicks += 1
+            first_click = at if first_click is None or at < first_click else first_click
+        elif kind is EventKind.COMPLAINED:
+            complained = at if complained is None or at < complained else complained
+        elif kind is EventKind.UNSUBSCRIBED:
+            unsubscribed = at if unsubscribed is None or at > unsubscribed else unsubscribed
+        elif kind is EventKind.RESUBSCRIBED:
+            resubscribed = at if resubscribed is None or at > resubscribed else resubscribed
+        last_event = at if last_event is None or at > last_event else last_event
+    return Delta(
+        best=best,
+        event_count=count,
+        open_count=opens,
+        machine_open_count=machine_opens,
+        first_opened_at=first_open,
+        last_opened_at=last_open,
+        click_count=clicks,
+        first_clicked_at=first_click,
+        complained_at=complained,
+        unsubscribed_at=unsubscribed,
+        resubscribed_at=resubscribed,
+        last_event_at=last_event,
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -184,3 +184,12 @@ def test_candidate_beats():
 
 def test_delta_of_unknown_has_no_candidate():
     assert delta_of(ev(EventKind.UNKNOWN)).best is None
+
+
+@given(st.lists(events, max_size=20))
+def test_one_pass_summary_equals_combining_single_deltas(items):
+    unique = list({e.dedupe_key: e for e in items}.values())
+    combined = Delta()
+    for event in unique:
+        combined = combined.combine(delta_of(event))
+    assert summarize(unique) == combined
