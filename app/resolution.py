@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +17,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.domain.events import EventKind
-from app.domain.status import Delta, summarize
+from app.domain.status import Delta, EventFacts, summarize
+from app.jsonb import dump_json
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,11 +39,14 @@ class StoredEvent:
     recipient_key: str | None = None
 
 
-def deltas_by_email(events: Iterable[StoredEvent]) -> dict[uuid.UUID, Delta]:
-    groups: dict[uuid.UUID, list[StoredEvent]] = defaultdict(list)
-    for event in events:
-        if event.email_id is not None:
-            groups[event.email_id].append(event)
+def deltas_by_email(
+    matched: Iterable[tuple[uuid.UUID | None, EventFacts]],
+) -> dict[uuid.UUID, Delta]:
+    """(email id, event) pairs grouped and summarised; unmatched events (None) are skipped."""
+    groups: dict[uuid.UUID, list[EventFacts]] = defaultdict(list)
+    for email_id, event in matched:
+        if email_id is not None:
+            groups[email_id].append(event)
     return {email_id: summarize(group) for email_id, group in groups.items()}
 
 
@@ -76,53 +80,52 @@ UPDATE emails AS e SET
     unsubscribed_at = GREATEST(e.unsubscribed_at, d.unsubscribed_at),
     resubscribed_at = GREATEST(e.resubscribed_at, d.resubscribed_at),
     last_event_at = GREATEST(e.last_event_at, d.last_event_at)
-FROM unnest(
-    CAST(:ids AS uuid[]), CAST(:ranks AS smallint[]), CAST(:ats AS timestamptz[]),
-    CAST(:keys AS text[]), CAST(:reasons AS text[]), CAST(:smtps AS text[]),
-    CAST(:categories AS text[]), CAST(:event_ns AS int[]), CAST(:open_ns AS int[]),
-    CAST(:machine_open_ns AS int[]), CAST(:first_opens AS timestamptz[]),
-    CAST(:last_opens AS timestamptz[]), CAST(:click_ns AS int[]),
-    CAST(:first_clicks AS timestamptz[]), CAST(:complaineds AS timestamptz[]),
-    CAST(:unsubscribeds AS timestamptz[]), CAST(:resubscribeds AS timestamptz[]),
-    CAST(:last_events AS timestamptz[])
-) AS d(id, rank, at, key, reason, smtp, category, event_n, open_n, machine_open_n,
-       first_opened_at, last_opened_at, click_n, first_clicked_at, complained_at,
-       unsubscribed_at, resubscribed_at, last_event_at)
+FROM jsonb_to_recordset(CAST(:deltas AS jsonb)) AS d(
+    id uuid, rank smallint, at timestamptz, key text, reason text, smtp text, category text,
+    event_n int, open_n int, machine_open_n int, first_opened_at timestamptz,
+    last_opened_at timestamptz, click_n int, first_clicked_at timestamptz,
+    complained_at timestamptz, unsubscribed_at timestamptz, resubscribed_at timestamptz,
+    last_event_at timestamptz
+)
 WHERE e.id = d.id
 """)
 
 
-async def fold_events(session: AsyncSession, events: Sequence[StoredEvent]) -> int:
+def _delta_record(email_id: uuid.UUID, d: Delta) -> dict[str, object]:
+    b = d.best
+    return {
+        "id": email_id,
+        "rank": b.rank if b else None,
+        "at": b.at if b else None,
+        "key": b.key if b else None,
+        "reason": b.reason if b else None,
+        "smtp": b.smtp_status if b else None,
+        "category": b.category if b else None,
+        "event_n": d.event_count,
+        "open_n": d.open_count,
+        "machine_open_n": d.machine_open_count,
+        "first_opened_at": d.first_opened_at,
+        "last_opened_at": d.last_opened_at,
+        "click_n": d.click_count,
+        "first_clicked_at": d.first_clicked_at,
+        "complained_at": d.complained_at,
+        "unsubscribed_at": d.unsubscribed_at,
+        "resubscribed_at": d.resubscribed_at,
+        "last_event_at": d.last_event_at,
+    }
+
+
+async def fold_events(
+    session: AsyncSession, matched: Iterable[tuple[uuid.UUID | None, EventFacts]]
+) -> int:
     """Merge new events into their emails; returns how many emails changed. Two statements:
-    lock the rows in id order (so concurrent batches cannot deadlock), then one UPDATE."""
-    deltas = deltas_by_email(events)
+    lock the rows in id order (so concurrent batches cannot deadlock), then one UPDATE fed
+    one JSON document (cheaper to send than a score of arrays)."""
+    deltas = deltas_by_email(matched)
     if not deltas:
         return 0
     ids = sorted(deltas)
     await session.execute(_LOCK_SQL, {"ids": ids})
-    rows = [deltas[i] for i in ids]
-    best = [d.best for d in rows]
-    await session.execute(
-        _MERGE_SQL,
-        {
-            "ids": ids,
-            "ranks": [b.rank if b else None for b in best],
-            "ats": [b.at if b else None for b in best],
-            "keys": [b.key if b else None for b in best],
-            "reasons": [b.reason if b else None for b in best],
-            "smtps": [b.smtp_status if b else None for b in best],
-            "categories": [b.category if b else None for b in best],
-            "event_ns": [d.event_count for d in rows],
-            "open_ns": [d.open_count for d in rows],
-            "machine_open_ns": [d.machine_open_count for d in rows],
-            "first_opens": [d.first_opened_at for d in rows],
-            "last_opens": [d.last_opened_at for d in rows],
-            "click_ns": [d.click_count for d in rows],
-            "first_clicks": [d.first_clicked_at for d in rows],
-            "complaineds": [d.complained_at for d in rows],
-            "unsubscribeds": [d.unsubscribed_at for d in rows],
-            "resubscribeds": [d.resubscribed_at for d in rows],
-            "last_events": [d.last_event_at for d in rows],
-        },
-    )
+    records = [_delta_record(i, deltas[i]) for i in ids]
+    await session.execute(_MERGE_SQL, {"deltas": dump_json(records)})
     return len(ids)

@@ -19,7 +19,7 @@ import asyncpg
 
 from app.domain.events import EventKind, NormalizedEvent
 from app.domain.status import Rank, rank_of
-from app.webhooks.repository import dump_jsonb
+from app.jsonb import dump_json as dump_jsonb
 
 DEDUPE_ARG = 0  # positions inside floor_args()
 RAW_ARG = 13

@@ -68,7 +68,7 @@ async def register(session: AsyncSession, items: list[EmailCreate]) -> list[Regi
             ]
             existing = await repository.existing_by_external_id(session, conflicted)
             adopted = await repository.adopt_unmatched_events(session, sorted(created))
-            await fold_events(session, adopted)
+            await fold_events(session, [(e.email_id, e) for e in adopted])
             ids = [
                 e.id if e.id in created else existing[(e.org_id, e.external_id or "")]
                 for e in emails

@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import is_retryable
 from app.domain.events import NormalizedEvent, ParsedBatch, RejectedEvent
 from app.errors import SignatureInvalid
-from app.resolution import StoredEvent, fold_events
+from app.jsonb import dump_json
+from app.resolution import fold_events
 from app.webhooks import repository
 
 log = logging.getLogger("landed.webhooks")
@@ -85,7 +86,7 @@ def distinct_rejects(rejects: list[RejectedEvent]) -> list[RejectedEvent]:
     for reject in rejects:
         if len(kept) >= MAX_QUARANTINED_PER_REQUEST:
             break
-        kept.setdefault(repository.dump_jsonb(reject.raw), reject)
+        kept.setdefault(dump_json(reject.raw), reject)
     return list(kept.values())
 
 
@@ -145,15 +146,16 @@ async def _ingest_once(
                 owner[key] = i
                 events.append(event)
 
+    by_key = {(e.provider, e.dedupe_key): e for e in events}
     stored = await repository.insert_events(session, events)
-    stored = await repository.rematch_unmatched(session, stored)
-    await fold_events(session, stored)
+    stored = await repository.rematch_unmatched(session, stored, by_key)
+    await fold_events(session, [(s.email_id, by_key[(s.provider, s.dedupe_key)]) for s in stored])
     await repository.quarantine(
         session,
         [(sub.provider, r) for sub in accepted for r in distinct_rejects(sub.batch.rejects)],
     )
 
-    by_owner: dict[int, list[StoredEvent]] = {}
+    by_owner: dict[int, list[repository.Stored]] = {}
     for event in stored:
         by_owner.setdefault(owner[(event.provider, event.dedupe_key)], []).append(event)
     results: list[IngestResult | SignatureInvalid] = []
