@@ -36,7 +36,9 @@ def make_engine(
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_timeout=pool_timeout,
-        pool_pre_ping=True,
+        # No pre-ping: it costs a round trip per checkout. A connection that died is
+        # invalidated on its first error (the request gets 503 and the ESP retries).
+        pool_pre_ping=False,
         connect_args={"timeout": 5, "command_timeout": 60},
     )
 
@@ -52,6 +54,15 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """For read-only routes: autocommit, so a read is one round trip (no BEGIN/ROLLBACK)."""
+    async with request.app.state.read_sessionmaker() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session)]
 
 # Deadlocks and serialization failures: the whole transaction may simply be run again.
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})

@@ -58,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         app.state.engine = engine
         app.state.sessionmaker = make_sessionmaker(engine)
+        app.state.read_sessionmaker = make_sessionmaker(
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         coalescer = IngestCoalescer(
             app.state.sessionmaker,
             flushers=settings.ingest_flushers,

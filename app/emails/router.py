@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Response, status
 
 from app.auth import OrgScope, ServiceCaller
-from app.db import SessionDep
+from app.db import ReadSessionDep, SessionDep
 from app.emails import service
 from app.emails.schemas import (
     EmailBatchCreate,
@@ -78,7 +78,7 @@ async def register_batch(
     responses=responses(401, 403, 422, 503),
 )
 async def bulk_statuses(
-    body: StatusesRequest, session: SessionDep, _: ServiceCaller
+    body: StatusesRequest, session: ReadSessionDep, _: ServiceCaller
 ) -> StatusesResponse:
     """One query for many emails; unknown ids are listed in not_found."""
     return await service.statuses(session, body)
@@ -92,7 +92,7 @@ async def bulk_statuses(
     responses=responses(400, 401, 404, 422, 503),
 )
 async def get_email(
-    email_id: Annotated[str, Path(max_length=100)], org_id: OrgScope, session: SessionDep
+    email_id: Annotated[str, Path(max_length=100)], org_id: OrgScope, session: ReadSessionDep
 ) -> EmailOut:
     """404 for an id outside the caller's organisation (or not an id at all)."""
     parsed = parse_uuid(email_id)
