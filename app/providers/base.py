@@ -17,11 +17,11 @@ from typing import Any, ClassVar, Self, TypeVar
 from uuid import UUID
 
 import orjson
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from app.config import Settings
 from app.domain.events import ParsedBatch
-from app.errors import MalformedPayload
+from app.errors import MalformedPayload, SignatureInvalid
 
 Headers = Mapping[str, str]  # case-insensitive in practice (Starlette's Headers)
 
@@ -88,9 +88,22 @@ def provider_settings(settings: Settings, name: str, model: type[SettingsModel])
         raise ValueError(f"Invalid LANDED_{name.upper()}__* settings: {exc}") from None
 
 
-def split_secrets(value: str | None) -> list[str]:
+def split_secrets(value: str | SecretStr | None) -> list[str]:
     """Comma-separated secrets (several are active during a rotation)."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
     return [part.strip() for part in (value or "").split(",") if part.strip()]
+
+
+# Signatures dated this far in the future are refused whatever the tolerance (clock skew only).
+FUTURE_SKEW_SECONDS = 300
+
+
+def check_signed_at(signed_at: float, *, now: float, tolerance: int, what: str) -> None:
+    """Refuse a signature older than `tolerance` seconds or dated in the future."""
+    age = now - signed_at
+    if age > tolerance or age < -FUTURE_SKEW_SECONDS:
+        raise SignatureInvalid(f"The {what} is outside the accepted window.")
 
 
 # No ESP nests its events anywhere near this deep. orjson reads up to 1,024 levels but writes

@@ -57,7 +57,7 @@ class PostmarkSettings(BaseModel):
     @field_validator("basic_auth")
     @classmethod
     def _pairs(cls, value: SecretStr | None) -> SecretStr | None:
-        for pair in split_secrets(value.get_secret_value() if value else None):
+        for pair in split_secrets(value):
             user, colon, password = pair.partition(":")
             if not colon or not user or not password:
                 raise ValueError("each credential must be user:password (both non-empty)")
@@ -171,8 +171,7 @@ class PostmarkAdapter(WebhookAdapter):
     @classmethod
     def from_settings(cls, settings: Settings) -> Self | None:
         config = provider_settings(settings, cls.name, PostmarkSettings)
-        secret = config.basic_auth
-        credentials = split_secrets(secret.get_secret_value() if secret else None)
+        credentials = split_secrets(config.basic_auth)
         if not credentials:
             return None
         return cls(

@@ -193,8 +193,7 @@ class ResendAdapter(WebhookAdapter):
     @classmethod
     def from_settings(cls, settings: Settings) -> Self | None:
         config = provider_settings(settings, cls.name, ResendSettings)
-        secret = config.signing_secret
-        secrets = split_secrets(secret.get_secret_value() if secret else None)
+        secrets = split_secrets(config.signing_secret)
         if not secrets:
             return None
         return cls(

@@ -44,7 +44,7 @@ from cryptography.x509.oid import NameOID
 
 from app.domain.timestamps import InvalidTimestamp, from_iso
 from app.errors import MalformedPayload, ServiceUnavailable, SignatureInvalid
-from app.providers.base import Headers, load_json
+from app.providers.base import Headers, check_signed_at, load_json
 
 log = logging.getLogger("landed.webhooks")
 
@@ -268,9 +268,7 @@ class SnsVerifier:
             sent = from_iso(value).timestamp()
         except InvalidTimestamp:
             raise SignatureInvalid("The SNS Timestamp is not an ISO 8601 time.") from None
-        age = self._clock() - sent
-        if age > self._tolerance or age < -CLOCK_SKEW_SECONDS:
-            raise SignatureInvalid("The SNS Timestamp is outside the accepted window.")
+        check_signed_at(sent, now=self._clock(), tolerance=self._tolerance, what="SNS Timestamp")
 
     def _check_validity(self, certificate: x509.Certificate) -> None:
         now = self._clock()

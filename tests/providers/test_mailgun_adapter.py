@@ -13,10 +13,9 @@ from pydantic import SecretStr
 from app.config import Settings
 from app.domain.events import EventKind, FailureCategory
 from app.errors import MalformedPayload, SignatureInvalid
-from app.providers.base import InboundRequest
+from app.providers.base import FUTURE_SKEW_SECONDS, InboundRequest
 from app.providers.mailgun import (
     DEFAULT_TOLERANCE_SECONDS,
-    FUTURE_SKEW_SECONDS,
     MailgunAdapter,
     classify_failure,
     is_machine,
