@@ -13,6 +13,8 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.db import READ_CONNECTION_LOST
+
 log = logging.getLogger("landed.errors")
 
 
@@ -126,7 +128,14 @@ _HTTP_CODES = {
 }
 
 # Errors that mean "the database is not there right now": the caller should retry.
-DATABASE_DOWN = (OperationalError, InterfaceError, PoolTimeoutError, OSError, TimeoutError)
+DATABASE_DOWN = (
+    OperationalError,
+    InterfaceError,
+    PoolTimeoutError,
+    OSError,
+    TimeoutError,
+    *READ_CONNECTION_LOST,  # raw asyncpg (the contact-history read pool)
+)
 
 
 # character_not_in_repertoire (NUL), untranslatable_character: a client's bad input.

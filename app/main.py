@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from app import health
 from app.auth import TokenVerifier
 from app.config import Settings
-from app.db import make_engine, make_sessionmaker
+from app.db import make_engine, make_read_pool, make_sessionmaker
 from app.emails.router import router as emails_router
 from app.errors import install_error_handlers
 from app.history.router import router as history_router
@@ -61,6 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.read_sessionmaker = make_sessionmaker(
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
+        app.state.read_pool = await make_read_pool(
+            url, size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout_seconds
+        )
         coalescer = IngestCoalescer(
             app.state.sessionmaker,
             flushers=settings.ingest_flushers,
@@ -74,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await coalescer.stop()
+            await app.state.read_pool.pool.close()
             await engine.dispose()
 
     app = FastAPI(

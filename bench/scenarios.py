@@ -479,6 +479,8 @@ async def history(b: Bench, label: str) -> None:
                 products.append(result)
                 cpu.append(cores)
                 floors.append((await measure(b, floor_load, c))[0])
+            if b.opts.profile and c == 8 and label == "s3":
+                await profiled(b, product, c, b.name(f"{label}-history-c{c}"))
         finally:
             await conn_pool.close()
         _load_figures(b, f"{label}.history.c{c}", "qps", products, floors, cpu, tally)

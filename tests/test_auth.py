@@ -95,3 +95,24 @@ async def test_public_key_as_hmac_secret_is_401(client, jwt_keys, seeded):
 @pytest.mark.parametrize("value", ["", "Bearer", "Bearer ", "Basic abc", "garbage", "Bearer a.b.c"])
 async def test_malformed_authorization_is_401(client, seeded, value):
     assert (await client.get(URL, headers={"Authorization": value})).status_code == 401
+
+
+def test_a_remembered_token_is_checked_again_once_it_expires(monkeypatch):
+    from app.auth import TokenVerifier
+    from app.config import JWTSettings
+    from app.errors import Unauthorized
+
+    secret = "s" * 40
+    verifier = TokenVerifier([], JWTSettings(secret=secret, leeway_seconds=0))
+    now = time.time()
+    token = jwt.encode({"org_id": "org-acme", "exp": int(now) + 60}, secret, algorithm="HS256")
+    assert verifier.authenticate(token).org_id == "org-acme"
+
+    def refuse(_token):
+        raise Unauthorized("expired")
+
+    monkeypatch.setattr(verifier, "_decode_jwt", refuse)
+    assert verifier.authenticate(token).org_id == "org-acme"  # remembered: not decoded again
+    monkeypatch.setattr(time, "time", lambda: now + 120)  # past exp: verified afresh
+    with pytest.raises(Unauthorized):
+        verifier.authenticate(token)

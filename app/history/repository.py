@@ -3,39 +3,47 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, exists, select, tuple_
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
 
-from app.models import Email
+from app.emails.presenter import SUMMARY_FIELDS
 
-# What a contact-history line needs; rows, not ORM objects (no identity map on a hot path).
-SUMMARY_COLUMNS = (
-    Email.id,
-    Email.type,
-    Email.recipient,
-    Email.subject,
-    Email.sent_at,
-    Email.status_rank,
-    Email.status_at,
-    Email.status_reason,
-    Email.status_category,
-    Email.open_count,
-    Email.first_opened_at,
-    Email.last_opened_at,
-    Email.machine_open_count,
-    Email.click_count,
-    Email.first_clicked_at,
-    Email.complained_at,
-    Email.unsubscribed_at,
-    Email.resubscribed_at,
+# What a contact-history line needs, in the presenter's order; the id as text, which orjson
+# writes natively (asyncpg's own UUID type would cost a Python callback per line).
+_SELECT_LIST = ", ".join("id::text AS id" if name == "id" else name for name in SUMMARY_FIELDS)
+ID, SENT_AT = SUMMARY_FIELDS.index("id"), SUMMARY_FIELDS.index("sent_at")
+
+CANDIDATE_EXISTS_SQL = (
+    "SELECT EXISTS (SELECT 1 FROM emails WHERE org_id = $1 AND candidate_id = $2)"
 )
 
 
+@lru_cache(maxsize=8)
+def _page_sql(keyset: bool, by_type: bool, by_status: bool) -> str:
+    """One of eight fixed statements (built once), each a prepared statement with its own
+    plan, so the keyset bound is an index range start. Parameters: $1 org, $2 candidate,
+    $3 limit, then the optional ones in this order."""
+    where = ["org_id = $1", "candidate_id = $2"]
+    params = iter(range(4, 8))
+    if keyset:
+        a, b = next(params), next(params)
+        where.append(f"(sent_at, id) < (${a}::timestamptz, ${b}::uuid)")
+    if by_type:
+        where.append(f"type = ${next(params)}")
+    if by_status:
+        where.append(f"status_rank = ANY(${next(params)}::smallint[])")
+    return (
+        f"SELECT {_SELECT_LIST} FROM emails WHERE {' AND '.join(where)} "
+        "ORDER BY sent_at DESC, id DESC LIMIT $3"
+    )
+
+
 async def page(
-    session: AsyncSession,
+    connection: asyncpg.Connection,
     *,
     org_id: str,
     candidate_id: str,
@@ -43,20 +51,20 @@ async def page(
     after: tuple[datetime, uuid.UUID] | None,
     email_type: str | None,
     ranks: tuple[int, ...] | None,
-) -> list[Row[Any]]:
-    query = select(*SUMMARY_COLUMNS).where(
-        Email.org_id == org_id, Email.candidate_id == candidate_id
-    )
+) -> list[Sequence[Any]]:
+    """Rows in SUMMARY_FIELDS order (asyncpg records: tuples, cheap to unpack)."""
+    statement = _page_sql(after is not None, email_type is not None, ranks is not None)
+    args: list[Any] = [org_id, candidate_id, limit]
     if after is not None:
-        query = query.where(tuple_(Email.sent_at, Email.id) < tuple_(*after))
+        args.extend(after)
     if email_type is not None:
-        query = query.where(Email.type == email_type)
+        args.append(email_type)
     if ranks is not None:
-        query = query.where(Email.status_rank.in_(ranks))
-    query = query.order_by(Email.sent_at.desc(), Email.id.desc()).limit(limit)
-    return list(await session.execute(query))
+        args.append(list(ranks))
+    return await connection.fetch(statement, *args)
 
 
-async def candidate_exists(session: AsyncSession, *, org_id: str, candidate_id: str) -> bool:
-    query = select(exists().where(Email.org_id == org_id, Email.candidate_id == candidate_id))
-    return bool(await session.scalar(query))
+async def candidate_exists(
+    connection: asyncpg.Connection, *, org_id: str, candidate_id: str
+) -> bool:
+    return bool(await connection.fetchval(CANDIDATE_EXISTS_SQL, org_id, candidate_id))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Response
 
 from app.auth import NO_NUL, OrgScope
-from app.db import ReadSessionDep
+from app.db import ReadPoolDep
 from app.domain.status import Status
 from app.emails.presenter import json_response
 from app.emails.schemas import EmailType
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/candidates", tags=["history"])
 async def contact_history(
     candidate_id: Annotated[str, Path(max_length=200, pattern=NO_NUL)],
     org_id: OrgScope,
-    session: ReadSessionDep,
+    pool: ReadPoolDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     type: Annotated[EmailType | None, Query(description="Only this email type.")] = None,
@@ -36,7 +36,7 @@ async def contact_history(
 ) -> Response:
     """Keyset-paginated; another organisation's candidate is 404."""
     page = await service.contact_history(
-        session,
+        pool,
         org_id=org_id,
         candidate_id=candidate_id,
         limit=limit,

@@ -5,19 +5,22 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.db import ReadPool
 from app.domain.status import RANKS_BY_STATUS, Status
-from app.emails.presenter import summary_dict
+from app.emails.presenter import summary_from_row
 from app.errors import InvalidCursor, NotFound
 from app.history import repository
+from app.history.repository import ID, SENT_AT
 
 
-def encode_cursor(sent_at: datetime, email_id: uuid.UUID) -> str:
+def encode_cursor(sent_at: datetime, email_id: str | uuid.UUID) -> str:
     payload = orjson.dumps([sent_at.isoformat(), str(email_id)])
     return base64.urlsafe_b64encode(payload).decode().rstrip("=")
 
@@ -37,7 +40,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def contact_history(
-    session: AsyncSession,
+    pool: ReadPool,
     *,
     org_id: str,
     candidate_id: str,
@@ -48,23 +51,31 @@ async def contact_history(
 ) -> dict[str, Any]:
     """The page as plain data (see app.emails.presenter); shaped as ContactHistoryPage."""
     after = decode_cursor(cursor) if cursor else None
-    rows = await repository.page(
-        session,
-        org_id=org_id,
-        candidate_id=candidate_id,
-        limit=limit + 1,
-        after=after,
-        email_type=email_type,
-        ranks=RANKS_BY_STATUS[status] if status else None,
-    )
-    if (
-        not rows
-        and after is None
-        and not await repository.candidate_exists(session, org_id=org_id, candidate_id=candidate_id)
-    ):
-        # Unknown here, or another organisation's candidate: the same answer either way.
-        raise NotFound("No such candidate.")
+    ranks = RANKS_BY_STATUS[status] if status else None
+
+    async def read(connection: asyncpg.Connection) -> list[Sequence[Any]]:
+        rows = await repository.page(
+            connection,
+            org_id=org_id,
+            candidate_id=candidate_id,
+            limit=limit + 1,
+            after=after,
+            email_type=email_type,
+            ranks=ranks,
+        )
+        if (
+            not rows
+            and after is None
+            and not await repository.candidate_exists(
+                connection, org_id=org_id, candidate_id=candidate_id
+            )
+        ):
+            # Unknown here, or another organisation's candidate: the same answer either way.
+            raise NotFound("No such candidate.")
+        return rows
+
+    rows = await pool.run(read)
     more = len(rows) > limit
     rows = rows[:limit]
-    next_cursor = encode_cursor(rows[-1].sent_at, rows[-1].id) if more else None
-    return {"items": [summary_dict(r) for r in rows], "next_cursor": next_cursor}
+    next_cursor = encode_cursor(rows[-1][SENT_AT], rows[-1][ID]) if more else None
+    return {"items": [summary_from_row(r) for r in rows], "next_cursor": next_cursor}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
+from sqlalchemy import text
 
 from tests.fixtures.factories import email_payload, sg_event, unique
 
@@ -201,3 +203,43 @@ async def test_response_is_exactly_the_documented_model(
         await client.get(URL.format("cand-1"), headers=user_headers(), params={"limit": 30})
     ).json()
     assert ContactHistoryPage.model_validate(body).model_dump(mode="json") == body
+
+
+async def test_reads_recover_when_the_server_drops_their_connections(
+    client, user_headers, history, app
+):
+    """Connections of the history read pool killed by the server: the read is repeated on a
+    fresh connection, so the caller never notices."""
+    from app.db import READ_POOL_APPLICATION_NAME
+
+    url = URL.format("cand-1")
+    assert (await client.get(url, headers=user_headers())).status_code == 200
+    async with app.state.engine.connect() as conn:
+        killed = await conn.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": READ_POOL_APPLICATION_NAME},
+        )
+    assert killed >= 1
+    for _ in range(3):
+        answer = await client.get(url, headers=user_headers())
+        assert answer.status_code == 200, answer.text
+        assert len(answer.json()["items"]) == 25
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.ConnectionDoesNotExistError("closed in the middle of operation"),
+        asyncpg.exceptions.AdminShutdownError("terminating connection"),
+        asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+        asyncpg.InternalClientError("cannot switch to state 12"),
+        ConnectionRefusedError(),
+    ],
+)
+def test_lost_read_connections_count_as_database_down(error):
+    from app.errors import is_database_down
+
+    assert is_database_down(error)

@@ -630,6 +630,13 @@ async def test_database_down_is_503_with_retry_after(sendgrid_keys, jwt_keys):
         assert response.status_code == 503
         assert response.headers["Retry-After"] == "30"
         assert response.json()["error"]["code"] == "database_unavailable"
+        history = await c.get(
+            "/v1/candidates/cand-1/contact-history",
+            headers={"Authorization": f"Bearer {jwt_keys.token('org-acme')}"},
+        )
+        assert history.status_code == 503
+        assert history.headers["Retry-After"] == "30"
+        assert history.json()["error"]["code"] == "database_unavailable"
         ready = await c.get("/readyz")
         assert ready.status_code == 503
         assert (await c.get("/healthz")).status_code == 200
