@@ -149,8 +149,13 @@ def _sqlstate(exc: BaseException) -> str | None:
     )
 
 
+# Out of memory or lock slots, too many connections, shutting down or starting up: the
+# server cannot serve now, the same request can succeed later.
+UNAVAILABLE_SQLSTATES = frozenset({"53000", "53100", "53200", "53300", "57P01", "57P02", "57P03"})
+
+
 def is_database_down(exc: BaseException) -> bool:
-    if isinstance(exc, DATABASE_DOWN):
+    if isinstance(exc, DATABASE_DOWN) or _sqlstate(exc) in UNAVAILABLE_SQLSTATES:
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 
 from app import health
 from app.auth import TokenVerifier
+from app.body_limit import BodyLimitMiddleware
 from app.config import Settings
 from app.db import make_engine, make_read_pool, make_sessionmaker
 from app.emails.router import router as emails_router
@@ -90,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.adapters = build_adapters(settings)
     app.state.token_verifier = TokenVerifier(settings.service_token_list, settings.jwt)
     install_error_handlers(app, retry_after=settings.retry_after_seconds)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body_bytes)
     for router in (emails_router, history_router, webhooks_router, health.router):
         app.include_router(router)
     return app

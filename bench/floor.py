@@ -78,7 +78,8 @@ WITH input AS (
 matched AS MATERIALIZED (
     SELECT i.*, COALESCE(c.id, m.id) AS email_id, COALESCE(c.org_id, m.org_id) AS org_id
     FROM input AS i
-    LEFT JOIN emails AS c ON c.id = i.claimed_email_id AND c.recipient_key = i.recipient_key
+    LEFT JOIN emails AS c ON c.id = i.claimed_email_id AND c.provider = $1
+        AND (c.recipient_key = i.recipient_key OR i.recipient_key IS NULL)
     LEFT JOIN LATERAL (
         SELECT e.id, e.org_id FROM emails AS e
         WHERE c.id IS NULL AND e.provider = $1
@@ -89,9 +90,9 @@ matched AS MATERIALIZED (
     ) AS m ON i.provider_message_id IS NOT NULL
 ),
 match_locks AS MATERIALIZED (
-    SELECT count(pg_advisory_xact_lock_shared(k)) AS n FROM (
-        SELECT DISTINCT hashtextextended($1 || ':' || provider_message_id || ':'
-                                         || recipient_key, 0) AS k
+    SELECT count(pg_advisory_xact_lock_shared(19524, k)) AS n FROM (
+        SELECT DISTINCT (hashtext($1 || ':' || provider_message_id || ':'
+                                  || recipient_key) & 63) AS k
         FROM matched
         WHERE email_id IS NULL AND provider_message_id IS NOT NULL AND recipient_key IS NOT NULL
         ORDER BY 1

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.events import EventKind
 from app.models import Email, EmailEvent
 from app.resolution import StoredEvent
-from app.webhooks.repository import MATCH_LOCK_KEY
+from app.webhooks.repository import MATCH_LOCK_KEY, MATCH_LOCK_NAMESPACE
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +33,7 @@ class NewEmail:
 
 
 _LOCK_EXCLUSIVE_SQL = text(f"""
-SELECT count(pg_advisory_xact_lock(k)) FROM (
+SELECT count(pg_advisory_xact_lock({MATCH_LOCK_NAMESPACE}, k)) FROM (
     SELECT DISTINCT {MATCH_LOCK_KEY} AS k
     FROM unnest(CAST(:providers AS text[]), CAST(:message_ids AS text[]),
                 CAST(:recipient_keys AS text[])) AS t(provider, message_id, recipient_key)

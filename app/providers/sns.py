@@ -49,7 +49,11 @@ from app.providers.base import Headers, check_signed_at, load_json
 log = logging.getLogger("landed.webhooks")
 
 # The AWS SNS message validators' host pattern (regional, GovCloud, China).
-SNS_HOST = re.compile(r"^sns\.[a-zA-Z0-9\-]{3,}\.amazonaws\.com(\.cn)?$")
+# The label after sns. must be a region (eu-west-1, us-gov-west-1, cn-north-1): a looser
+# pattern also admits S3 endpoints of a bucket named "sns" (sns.s3-eu-west-1.amazonaws.com,
+# sns.s3-accelerate.amazonaws.com), whose owner could serve any certificate.
+AWS_REGION = r"[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}"
+SNS_HOST = re.compile(rf"^sns\.{AWS_REGION}\.amazonaws\.com(\.cn)?$")
 # Names a signing certificate may be issued to (real ones say sns.amazonaws.com).
 CERT_NAME = re.compile(r"^sns(\.[a-zA-Z0-9\-]{3,})?\.amazonaws\.com(\.cn)?$")
 

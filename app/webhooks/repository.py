@@ -13,12 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.domain.events import NormalizedEvent, RejectedEvent
 from app.jsonb import dump_json
 
-# The key both ingestion (shared) and registration (exclusive) lock, so an event and the
+# The lock both ingestion (shared) and registration (exclusive) take, so an event and the
 # registration of its email cannot miss each other when they arrive at the same moment.
-MATCH_LOCK_KEY = "hashtextextended(provider || ':' || message_id || ':' || recipient_key, 0)"
+# Keys are hashed into a fixed number of buckets in their own namespace (the two-int form):
+# one lock per key made a 10,000-email blast hold 10,000 locks and exhaust PostgreSQL's
+# shared lock table (64 per connection by default). A shared bucket only means that two
+# unrelated keys wait for each other's commit; the result is the same.
+MATCH_LOCK_NAMESPACE = 0x4C44  # "LD"
+MATCH_LOCK_BUCKETS = 64
+MATCH_LOCK_KEY = (
+    f"(hashtext(provider || ':' || message_id || ':' || recipient_key) & {MATCH_LOCK_BUCKETS - 1})"
+)
 
 _LOCK_SHARED_SQL = text(f"""
-SELECT count(pg_advisory_xact_lock_shared(k)) FROM (
+SELECT count(pg_advisory_xact_lock_shared({MATCH_LOCK_NAMESPACE}, k)) FROM (
     SELECT DISTINCT {MATCH_LOCK_KEY} AS k
     FROM unnest(CAST(:providers AS text[]), CAST(:message_ids AS text[]),
                 CAST(:recipient_keys AS text[])) AS t(provider, message_id, recipient_key)
@@ -41,7 +49,10 @@ matched AS (
     FROM input AS i
     -- Our id counts only for the recipient it was registered for: one ESP message to several
     -- recipients carries one set of custom args, and each recipient's events are their own.
-    LEFT JOIN emails AS c ON c.id = i.claimed_email_id AND c.recipient_key = i.recipient_key
+    -- An event that names no recipient at all (Mailgun `rejected`) is taken at its word, and
+    -- only for an email sent through the provider that signed it.
+    LEFT JOIN emails AS c ON c.id = i.claimed_email_id AND c.provider = i.provider
+        AND (c.recipient_key = i.recipient_key OR i.recipient_key IS NULL)
     LEFT JOIN LATERAL (
         SELECT e.id, e.org_id FROM emails AS e
         WHERE c.id IS NULL AND e.provider = i.provider

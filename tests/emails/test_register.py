@@ -181,3 +181,28 @@ async def test_batch_adopts_events_that_came_first(client, service_headers, post
         await client.post("/v1/emails/batch", json={"emails": emails}, headers=service_headers)
     ).json()
     assert [i["status"] for i in body["items"]] == ["delivered"] * 3
+
+
+async def test_two_full_blasts_at_once_both_land(client, service_headers):
+    """Each blast locks the match keys of its 10,000 emails: bucketed, so two at once stay
+    far inside PostgreSQL's shared lock table (one lock per key exhausted it)."""
+
+    def blast(tag: str) -> list[dict]:
+        return [
+            email_payload(
+                recipient=f"{tag}{i}@example.com",
+                provider_message_id=sg_message_id(),
+                external_id=f"{tag}-{i}",
+                type="email_blast",
+            )
+            for i in range(10_000)
+        ]
+
+    answers = await asyncio.gather(
+        *(
+            client.post("/v1/emails/batch", json={"emails": blast(t)}, headers=service_headers)
+            for t in (unique("x"), unique("y"))
+        )
+    )
+    assert [a.status_code for a in answers] == [201, 201], [a.text[:300] for a in answers]
+    assert [a.json()["created"] for a in answers] == [10_000, 10_000]

@@ -299,6 +299,10 @@ async def test_certificate_of_another_key(adapter, aws):
         "https://evil.example.com/SimpleNotificationService-1.pem",
         "http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
         "https://sns-certs.s3.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.s3-eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.s3-accelerate.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.s3-website-eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
+        "https://sns.s3.eu-west-1.amazonaws.com/SimpleNotificationService-1.pem",
         "https://s3.eu-west-1.amazonaws.com/sns.eu-west-1.amazonaws.com/cert.pem",
         "https://sns.eu-west-1.amazonaws.com.evil.example/SimpleNotificationService-1.pem",
         "https://sns.eu-west-1.amazonaws.com@evil.example/SimpleNotificationService-1.pem",
@@ -321,12 +325,17 @@ async def test_certificate_urls_off_sns_hosts_are_refused_without_a_request(adap
 
 
 async def test_china_and_govcloud_sns_hosts_are_allowed(aws_client, aws):
-    for host in ("sns.cn-north-1.amazonaws.com.cn", "sns.us-gov-west-1.amazonaws.com"):
+    hosts = (
+        "sns.cn-north-1.amazonaws.com.cn",
+        "sns.us-gov-west-1.amazonaws.com",
+        "sns.ap-southeast-4.amazonaws.com",
+    )
+    for host in hosts:
         url = f"https://{host}/SimpleNotificationService-1.pem"
         aws.certificates[url] = ses.CERT_PEM
         message = ses.notification({"eventType": "Send"}, cert_url=url)
         await verifier(aws_client).verify(message, ses.headers(message))
-    assert len(aws.requests) == 2
+    assert len(aws.requests) == 3
 
 
 async def test_topic_not_allowed(adapter, aws):

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from app.main import create_app
 from tests.conftest import make_settings, running
-from tests.fixtures.factories import now
+from tests.fixtures.factories import now, sg_event
 from tests.fixtures.providers import mailgun as mg
 
 URL = "/v1/webhooks/mailgun"
@@ -320,3 +320,26 @@ async def test_unconfigured_provider_is_404(database_url, sendgrid_keys, jwt_key
         assert response.status_code == 404
         assert response.json()["error"]["code"] == "provider_not_configured"
         assert (await other.head(URL)).status_code == 404
+
+
+async def test_rejected_event_naming_no_address_drops_the_email_it_claims(
+    post, register, get_email
+):
+    """Mailgun `rejected` events carry no recipient: our id in user-variables is the match."""
+    email = await register(provider="mailgun", recipient=RECIPIENT)
+    item = mg.event("rejected", None, email_id=email["id"])
+    item["message"]["headers"]["to"] = "undisclosed-recipients:;"
+    response = await post(item)
+    assert response.status_code == 200, response.text
+    assert response.json() == answer()
+    assert (await get_email(email["id"]))["status"] == "dropped"
+
+
+async def test_our_id_claimed_by_another_provider_matches_nothing(
+    register, post_sendgrid, get_email
+):
+    """An email sent through Mailgun is not changed by a SendGrid event that names its id."""
+    email = await register(provider="mailgun", recipient=RECIPIENT)
+    response = await post_sendgrid([sg_event("dropped", RECIPIENT, landed_email_id=email["id"])])
+    assert response.json()["unmatched"] == 1
+    assert (await get_email(email["id"]))["status"] == "sent"
