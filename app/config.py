@@ -50,7 +50,8 @@ class Settings(BaseSettings):
 
     metadata_key: str = "landed_email_id"
     max_webhook_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
-    # Every other route (a 10,000-email batch is a few MB); refused before it is read.
+    # Every route (a 10,000-email batch is a few MB), refused before it is read; webhooks
+    # also have their own, lower cap above.
     max_request_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     retry_after_seconds: int = 30
     # Group commit of concurrent webhook requests (see app/webhooks/coalescer.py).

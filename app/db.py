@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, make_url
+from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -47,12 +48,15 @@ def make_engine(
 
 READ_POOL_APPLICATION_NAME = "landed-read"
 # What a pooled asyncpg connection raises once the server has dropped it (asyncpg may notice
-# only on the next use, and then in a confused protocol state: InternalClientError).
+# only on the next use, and then in a confused protocol state: InternalClientError). Not
+# query cancellations or bad arguments: those are not repeated.
 READ_CONNECTION_LOST = (
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.ConnectionFailureError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
     asyncpg.InternalClientError,
-    asyncpg.exceptions.OperatorInterventionError,
     ConnectionError,
 )
 T = TypeVar("T")
@@ -80,19 +84,32 @@ class ReadPool:
                         raise
         raise AssertionError("unreachable")
 
+    async def close(self, grace_seconds: float = 10.0) -> None:
+        """Wait for reads under way, then drop what is left."""
+        try:
+            await asyncio.wait_for(self.pool.close(), grace_seconds)
+        except TimeoutError:
+            self.pool.terminate()
 
-async def make_read_pool(url: str, *, size: int, acquire_timeout: float) -> ReadPool:
+
+async def make_read_pool(engine: AsyncEngine, *, size: int, acquire_timeout: float) -> ReadPool:
     """Lazy (no connection until the first read), so the service starts while the database
-    is down; a connection that broke is replaced by the pool on release."""
-    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    is down; a connection that broke is replaced by the pool on release. Connects exactly as
+    the engine does (host, credentials, ssl and the other URL options)."""
+    _, connect_args = engine.dialect.create_connect_args(engine.url)
+    for sqlalchemy_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+        connect_args.pop(sqlalchemy_only, None)
+    server_settings = {
+        **connect_args.pop("server_settings", {}),
+        "application_name": READ_POOL_APPLICATION_NAME,
+    }
+    options = {"timeout": 5, "command_timeout": 60, **connect_args}
     pool = await asyncpg.create_pool(
-        dsn,
         min_size=0,
         max_size=size,
-        timeout=5,
-        command_timeout=60,
         reset=_keep_session,
-        server_settings={"application_name": READ_POOL_APPLICATION_NAME},
+        server_settings=server_settings,
+        **options,
     )
     return ReadPool(pool, acquire_timeout)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -101,12 +102,12 @@ class ServiceUnavailable(AppError):
     code = "database_unavailable"
     message = "The database is unavailable; retry later."
 
-    def __init__(self, message: str | None = None, *, retry_after: int = 30) -> None:
+    def __init__(self, message: str | None = None, *, retry_after: int | None = None) -> None:
         super().__init__(message)
-        self.retry_after = retry_after
+        self.retry_after = retry_after  # None: the configured LANDED_RETRY_AFTER_SECONDS
 
     def headers(self) -> dict[str, str] | None:
-        return {"Retry-After": str(self.retry_after)}
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
 
 
 def error_json(
@@ -143,6 +144,8 @@ UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 def _sqlstate(exc: BaseException) -> str | None:
+    if isinstance(exc, asyncpg.PostgresError):  # raw asyncpg (the contact-history reads)
+        return exc.sqlstate
     orig = getattr(exc, "orig", None)
     return getattr(orig, "sqlstate", None) or getattr(
         getattr(orig, "__cause__", None), "sqlstate", None
@@ -163,7 +166,10 @@ def is_database_down(exc: BaseException) -> bool:
 def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     @app.exception_handler(AppError)
     async def _app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_json(exc.status_code, exc.code, exc.message, exc.details, exc.headers())
+        headers = exc.headers()
+        if isinstance(exc, ServiceUnavailable) and headers is None:
+            headers = {"Retry-After": str(retry_after)}
+        return error_json(exc.status_code, exc.code, exc.message, exc.details, headers)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -200,7 +206,7 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
 
     # Handlers for specific classes run inside ExceptionMiddleware, so the JSON answer is
     # final; only truly unexpected errors reach Starlette's catch-all (a 500).
-    for exc_class in (*DATABASE_DOWN, DBAPIError):
+    for exc_class in (*DATABASE_DOWN, DBAPIError, asyncpg.PostgresError):
         app.add_exception_handler(exc_class, _database)
 
     @app.exception_handler(Exception)

@@ -43,7 +43,14 @@ async def readyz(request: Request) -> Health | JSONResponse:
         if not is_database_down(exc):
             current = None
         else:
-            return error_json(503, "database_unavailable", "The database is unavailable.")
+            retry_after = str(request.app.state.settings.retry_after_seconds)
+            return error_json(
+                503,
+                "database_unavailable",
+                "The database is unavailable.",
+                None,
+                {"Retry-After": retry_after},
+            )
     if current != head:
         return error_json(
             503,

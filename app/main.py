@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         app.state.read_pool = await make_read_pool(
-            url, size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout_seconds
+            engine, size=settings.db_pool_size, acquire_timeout=settings.db_pool_timeout_seconds
         )
         coalescer = IngestCoalescer(
             app.state.sessionmaker,
@@ -77,9 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            await coalescer.stop()
-            await app.state.read_pool.pool.close()
-            await engine.dispose()
+            try:
+                await coalescer.stop()
+                await app.state.read_pool.close()
+            finally:
+                await engine.dispose()
 
     app = FastAPI(
         title="Landed",
@@ -91,7 +93,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.adapters = build_adapters(settings)
     app.state.token_verifier = TokenVerifier(settings.service_token_list, settings.jwt)
     install_error_handlers(app, retry_after=settings.retry_after_seconds)
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_body_bytes)
+    # Never below the webhook cap, so that a webhook's 413 is always the route's own.
+    body_limit = max(settings.max_request_body_bytes, settings.max_webhook_body_bytes)
+    app.add_middleware(BodyLimitMiddleware, limit=body_limit)
     for router in (emails_router, history_router, webhooks_router, health.router):
         app.include_router(router)
     return app

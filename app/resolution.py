@@ -57,11 +57,13 @@ _WINS = (
     'd.key COLLATE "C" < e.status_event_key COLLATE "C")))))'
 )
 
-_LOCK_SQL = text(
-    "SELECT id FROM emails WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR NO KEY UPDATE"
-)
-
+# One statement: the rows are locked in id order first (so concurrent batches cannot
+# deadlock), then updated. Rows locked after waiting for another batch are merged with that
+# batch's committed values (READ COMMITTED re-reads the row before applying SET).
 _MERGE_SQL = text(f"""
+WITH locked AS MATERIALIZED (
+    SELECT id FROM emails WHERE id = ANY(CAST(:ids AS uuid[])) ORDER BY id FOR NO KEY UPDATE
+)
 UPDATE emails AS e SET
     status_rank = CASE WHEN {_WINS} THEN d.rank ELSE e.status_rank END,
     status_at = CASE WHEN {_WINS} THEN d.at ELSE e.status_at END,
@@ -87,7 +89,7 @@ FROM jsonb_to_recordset(CAST(:deltas AS jsonb)) AS d(
     complained_at timestamptz, unsubscribed_at timestamptz, resubscribed_at timestamptz,
     last_event_at timestamptz
 )
-WHERE e.id = d.id
+WHERE e.id = d.id AND e.id IN (SELECT id FROM locked)
 """)
 
 
@@ -118,14 +120,15 @@ def _delta_record(email_id: uuid.UUID, d: Delta) -> dict[str, object]:
 async def fold_events(
     session: AsyncSession, matched: Iterable[tuple[uuid.UUID | None, EventFacts]]
 ) -> int:
-    """Merge new events into their emails; returns how many emails changed. Two statements:
-    lock the rows in id order (so concurrent batches cannot deadlock), then one UPDATE fed
-    one JSON document (cheaper to send than a score of arrays)."""
+    """Merge new events into their emails; returns how many emails changed. One statement
+    that locks the rows in id order, then updates them from one JSON document (cheaper to
+    send than a score of arrays)."""
     deltas = deltas_by_email(matched)
     if not deltas:
         return 0
     ids = sorted(deltas)
-    await session.execute(_LOCK_SQL, {"ids": ids})
-    records = [_delta_record(i, deltas[i]) for i in ids]
-    await session.execute(_MERGE_SQL, {"deltas": dump_json(records)})
+    # Concurrent batches about the same emails wait for these row locks until the commit:
+    # one round trip from lock to commit keeps that wait short.
+    document = dump_json([_delta_record(i, deltas[i]) for i in ids])
+    await session.execute(_MERGE_SQL, {"ids": ids, "deltas": document})
     return len(ids)

@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="raw client: renew each keep-alive connection after this many requests (20) or 1 s",
     )
     p.add_argument("--profile", action="store_true", help="py-spy the workers (extra runs)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="LANDED_NAME=VALUE",
+        help="a setting for the service under test (repeatable), e.g. LANDED_INGEST_FLUSHERS=4",
+    )
     p.add_argument("--seed", type=int, default=20_261_203)
     return p
 
@@ -103,6 +110,13 @@ def server_url(flag: str | None) -> Iterator[tuple[str, str]]:
         yield embedded, "embedded"
 
 
+def service_settings(pairs: list[str]) -> dict[str, str]:
+    settings = dict(pair.split("=", 1) for pair in pairs if "=" in pair)
+    if len(settings) != len(pairs) or not all(k.startswith("LANDED_") for k in settings):
+        raise SystemExit("--set takes LANDED_NAME=VALUE")
+    return settings
+
+
 def _git(*args: str) -> str:
     try:
         out = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -131,6 +145,7 @@ async def run(args: argparse.Namespace, server: str, source: str) -> Report:
             "postgres": facts | {"source": source},
             "options": {k: str(v) for k, v in vars(opts).items()},
             "workers": workers,
+            "service_settings": service_settings(args.set),
         }
     )
     print(
@@ -148,7 +163,13 @@ async def run(args: argparse.Namespace, server: str, source: str) -> Report:
         await asyncio.to_thread(upgrade_head, url)
         prepared = False
         for n in workers:
-            service = Service(url, credentials, workers=n, log_path=opts.results_dir / "server.log")
+            service = Service(
+                url,
+                credentials,
+                workers=n,
+                log_path=opts.results_dir / "server.log",
+                settings=service_settings(args.set),
+            )
             bench = Bench(
                 opts=opts, report=report, database_url=url, service=service,
                 creds=credentials, postmaster=postmaster,

@@ -92,7 +92,7 @@ matched AS MATERIALIZED (
 match_locks AS MATERIALIZED (
     SELECT count(pg_advisory_xact_lock_shared(19524, k)) AS n FROM (
         SELECT DISTINCT (hashtext($1 || ':' || provider_message_id || ':'
-                                  || recipient_key) & 63) AS k
+                                  || recipient_key) & 255) AS k
         FROM matched
         WHERE email_id IS NULL AND provider_message_id IS NOT NULL AND recipient_key IS NOT NULL
         ORDER BY 1

@@ -54,9 +54,16 @@ class Service:
     """`python -m app.cli serve --host 127.0.0.1 --port P --workers N`, logs to a file."""
 
     def __init__(
-        self, database_url: str, credentials: Credentials, *, workers: int, log_path: Path
+        self,
+        database_url: str,
+        credentials: Credentials,
+        *,
+        workers: int,
+        log_path: Path,
+        settings: dict[str, str] | None = None,
     ) -> None:
         self.database_url = database_url
+        self.settings = settings or {}  # extra LANDED_* settings (--set), for tuning sweeps
         self.credentials = credentials
         self.workers = workers
         self.log_path = log_path
@@ -75,6 +82,7 @@ class Service:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LANDED_")}
         env.update(self.credentials.env())
         env["LANDED_DATABASE_URL"] = self.database_url
+        env.update(self.settings)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -14,7 +14,13 @@ LIMIT = 64 * 1024
 
 @pytest.fixture
 async def small_app_client(database_url, sendgrid_keys, jwt_keys):
-    settings = make_settings(database_url, sendgrid_keys, jwt_keys, max_request_body_bytes=LIMIT)
+    settings = make_settings(
+        database_url,
+        sendgrid_keys,
+        jwt_keys,
+        max_request_body_bytes=LIMIT,
+        max_webhook_body_bytes=LIMIT,
+    )
     async with running(create_app(settings)) as client:
         yield client
 
@@ -53,3 +59,21 @@ async def test_a_body_under_the_limit_goes_through(small_app_client, service_hea
     )
     assert response.status_code == 200, response.text
     assert response.json()["items"] == []
+
+
+async def test_the_cap_is_never_below_the_webhook_cap(database_url, sendgrid_keys, jwt_keys):
+    """A webhook body under its own cap is never refused by the general one."""
+    settings = make_settings(
+        database_url,
+        sendgrid_keys,
+        jwt_keys,
+        max_request_body_bytes=LIMIT,
+        max_webhook_body_bytes=4 * LIMIT,
+    )
+    async with running(create_app(settings)) as client:
+        response = await client.post(
+            "/v1/webhooks/sendgrid",
+            content=b" " * (2 * LIMIT),
+            headers={"content-type": "application/json"},
+        )
+    assert response.status_code == 401  # past the size check: the signature is missing

@@ -309,7 +309,7 @@ class MailgunAdapter(WebhookAdapter):
             reject = item.get("reject")
             if isinstance(reject, dict):
                 reason = clean_text(reject.get("reason")) or clean_text(reject.get("description"))
-        event_id = clean_text(item.get("id"), limit=200)
+        event_id = clean_text(item.get("id"))  # long keys are hashed, not cut
         message_id = _message_id(item)
         return NormalizedEvent(
             provider=self.name,

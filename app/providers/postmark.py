@@ -253,7 +253,7 @@ class PostmarkAdapter(WebhookAdapter):
         metadata = item.get("Metadata")
         claimed = metadata.get(self._metadata_key) if isinstance(metadata, dict) else None
         message_id = clean_text(item.get("MessageID"), limit=500)
-        trace = clean_text(trace_id, limit=200)
+        trace = clean_text(trace_id)  # long keys are hashed, not cut
         dedupe_key = (
             f"trace:{trace}"
             if trace

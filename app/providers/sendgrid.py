@@ -215,7 +215,7 @@ class SendGridAdapter(WebhookAdapter):
         if event == "bounce":
             bounce_type = str(item.get("type") or "bounce").strip().lower()
             kind = BOUNCE_TYPES.get(bounce_type, EventKind.HARD_BOUNCE)
-        event_id = clean_text(item.get("sg_event_id"), limit=200)
+        event_id = clean_text(item.get("sg_event_id"))  # long keys are hashed, not cut
         message_id = clean_text(item.get("sg_message_id"), limit=500)
         reason = clean_text(item.get("reason")) or (
             clean_text(item.get("response")) if event == "deferred" else None

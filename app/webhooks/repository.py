@@ -16,11 +16,12 @@ from app.jsonb import dump_json
 # The lock both ingestion (shared) and registration (exclusive) take, so an event and the
 # registration of its email cannot miss each other when they arrive at the same moment.
 # Keys are hashed into a fixed number of buckets in their own namespace (the two-int form):
-# one lock per key made a 10,000-email blast hold 10,000 locks and exhaust PostgreSQL's
-# shared lock table (64 per connection by default). A shared bucket only means that two
-# unrelated keys wait for each other's commit; the result is the same.
+# one lock per key made a 10,000-email blast hold 10,000 locks and exhaust PostgreSQL's lock
+# table, which all sessions share (max_locks_per_transaction × max_connections, 6,400 slots
+# by default). A shared bucket only means that two unrelated keys wait for each other's
+# commit; the result is the same. 256: two blasts and a dozen webhook groups fit at once.
 MATCH_LOCK_NAMESPACE = 0x4C44  # "LD"
-MATCH_LOCK_BUCKETS = 64
+MATCH_LOCK_BUCKETS = 256
 MATCH_LOCK_KEY = (
     f"(hashtext(provider || ':' || message_id || ':' || recipient_key) & {MATCH_LOCK_BUCKETS - 1})"
 )

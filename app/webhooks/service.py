@@ -146,14 +146,15 @@ async def _ingest_once(
                 owner[key] = i
                 events.append(event)
 
-    by_key = {(e.provider, e.dedupe_key): e for e in events}
-    stored = await repository.insert_events(session, events)
-    stored = await repository.rematch_unmatched(session, stored, by_key)
-    await fold_events(session, [(s.email_id, by_key[(s.provider, s.dedupe_key)]) for s in stored])
+    # Quarantine first: folding locks email rows until the commit, so it comes last.
     await repository.quarantine(
         session,
         [(sub.provider, r) for sub in accepted for r in distinct_rejects(sub.batch.rejects)],
     )
+    by_key = {(e.provider, e.dedupe_key): e for e in events}
+    stored = await repository.insert_events(session, events)
+    stored = await repository.rematch_unmatched(session, stored, by_key)
+    await fold_events(session, [(s.email_id, by_key[(s.provider, s.dedupe_key)]) for s in stored])
 
     by_owner: dict[int, list[repository.Stored]] = {}
     for event in stored:

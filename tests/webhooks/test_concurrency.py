@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import random
+import uuid
+from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import text
 
+from app.domain.events import EventKind
+from app.resolution import StoredEvent, fold_events
 from tests.fixtures.factories import BASE_TS, email_payload, sg_event, sg_message_id, unique
 
 
@@ -92,3 +97,33 @@ async def test_overlapping_batches_in_opposite_orders_do_not_deadlock(
     async with app.state.engine.connect() as conn:
         total = (await conn.execute(text("SELECT sum(event_count) FROM emails"))).scalar_one()
     assert total == 6 * 40
+
+
+@pytest.mark.parametrize("first_kind", [EventKind.DELIVERED, EventKind.OPENED])
+async def test_a_fold_that_waited_for_another_merges_with_it(app, register, get_email, first_kind):
+    """Two transactions fold into one email: the second waits for the first's row lock, then
+    merges with what it committed (never overwrites it), whichever event comes first."""
+    email = await register()
+    email_id = uuid.UUID(email["id"])
+    at = datetime.fromtimestamp(BASE_TS + 10, tz=UTC)
+
+    def stored(kind: EventKind, key: str) -> StoredEvent:
+        return StoredEvent(email_id, key, kind, at, False, None, None, None)
+
+    second_kind = EventKind.OPENED if first_kind is EventKind.DELIVERED else EventKind.DELIVERED
+    async with app.state.sessionmaker() as first, app.state.sessionmaker() as second:
+        await fold_events(first, [(email_id, stored(first_kind, "k1"))])
+
+        async def fold_second() -> None:
+            await fold_events(second, [(email_id, stored(second_kind, "k2"))])
+            await second.commit()
+
+        waiting = asyncio.create_task(fold_second())
+        await asyncio.sleep(0.3)
+        assert not waiting.done()  # blocked on the row lock the first fold holds
+        await first.commit()
+        await waiting
+    got = await get_email(email["id"])
+    assert got["status"] == "opened"
+    assert got["flags"]["open_count"] == 1
+    assert got["status_at"] == at.isoformat().replace("+00:00", "Z")

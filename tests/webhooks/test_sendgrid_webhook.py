@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 
-import httpx
 import orjson
 import pytest
 from sqlalchemy import text
@@ -606,7 +605,7 @@ async def test_timestamp_units(register, post_sendgrid, get_email, timestamp, ex
     email = await register()
     await post_sendgrid([sg_event("delivered", landed_email_id=email["id"], timestamp=timestamp)])
     got = await get_email(email["id"])
-    assert got["status_at"] == expected.replace("Z", "Z")
+    assert got["status_at"] == expected
 
 
 # ---- the database is down ------------------------------------------------------------------
@@ -639,8 +638,5 @@ async def test_database_down_is_503_with_retry_after(sendgrid_keys, jwt_keys):
         assert history.json()["error"]["code"] == "database_unavailable"
         ready = await c.get("/readyz")
         assert ready.status_code == 503
+        assert ready.headers["Retry-After"] == "30"
         assert (await c.get("/healthz")).status_code == 200
-
-
-def test_httpx_is_used_for_transport():
-    assert httpx.ASGITransport is not None
