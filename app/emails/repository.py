@@ -66,12 +66,17 @@ JOIN emails AS e ON e.org_id = t.org_id AND e.external_id = t.external_id
 
 # Events that arrived before their email was registered: matched by provider message id and
 # recipient, now that the email exists.
+# Two new emails with the same key: the newest takes the events, as live matching would.
 _ADOPT_SQL = text("""
 UPDATE email_events AS ev SET email_id = e.id, org_id = e.org_id
-FROM emails AS e
-WHERE e.id = ANY(CAST(:ids AS uuid[]))
-  AND e.provider_message_id IS NOT NULL
-  AND ev.email_id IS NULL
+FROM (
+    SELECT DISTINCT ON (provider, provider_message_id, recipient_key)
+           id, org_id, provider, provider_message_id, recipient_key
+    FROM emails
+    WHERE id = ANY(CAST(:ids AS uuid[])) AND provider_message_id IS NOT NULL
+    ORDER BY provider, provider_message_id, recipient_key, sent_at DESC, id
+) AS e
+WHERE ev.email_id IS NULL
   AND ev.provider = e.provider
   AND ev.provider_message_id = e.provider_message_id
   AND ev.recipient_key = e.recipient_key

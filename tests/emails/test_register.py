@@ -183,6 +183,26 @@ async def test_batch_adopts_events_that_came_first(client, service_headers, post
     assert [i["status"] for i in body["items"]] == ["delivered"] * 3
 
 
+async def test_of_two_new_emails_with_one_key_the_newest_adopts(
+    client, service_headers, post_sendgrid
+):
+    """Adoption picks the email live matching would pick: the newest sent_at."""
+    message_id = sg_message_id()
+    await post_sendgrid([sg_event("delivered", sg_message_id=f"{message_id}.f")])
+    emails = [
+        email_payload(
+            provider_message_id=message_id,
+            external_id=unique("dup"),
+            sent_at=f"2025-11-2{day}T09:00:00Z",
+        )
+        for day in (1, 3, 2)
+    ]
+    body = (
+        await client.post("/v1/emails/batch", json={"emails": emails}, headers=service_headers)
+    ).json()
+    assert [i["status"] for i in body["items"]] == ["sent", "delivered", "sent"]
+
+
 async def test_two_full_blasts_at_once_both_land(client, service_headers):
     """Each blast locks the match keys of its 10,000 emails: bucketed, so two at once stay
     far inside PostgreSQL's shared lock table (one lock per key exhausted it)."""

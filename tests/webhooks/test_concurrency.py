@@ -127,3 +127,53 @@ async def test_a_fold_that_waited_for_another_merges_with_it(app, register, get_
     assert got["status"] == "opened"
     assert got["flags"]["open_count"] == 1
     assert got["status_at"] == at.isoformat().replace("+00:00", "Z")
+
+
+async def test_an_event_stored_while_its_registration_is_uncommitted_is_not_lost(
+    app, client, service_headers, post_sendgrid, get_email, monkeypatch
+):
+    """The worst interleaving, forced: the registration has inserted its email (not yet
+    committed, so ingestion cannot see it) when the event is stored unmatched. The event's
+    shared match lock then waits for the registration's commit, and re-matching adopts it."""
+    from app.emails import repository
+
+    inserted, proceed = asyncio.Event(), asyncio.Event()
+    original = repository.insert_emails
+
+    async def insert_then_pause(session, emails):
+        created = await original(session, emails)
+        inserted.set()
+        await proceed.wait()
+        return created
+
+    monkeypatch.setattr(repository, "insert_emails", insert_then_pause)
+    message_id = sg_message_id()
+    payload = email_payload(provider_message_id=message_id, external_id=unique("ext"))
+    registration = asyncio.create_task(
+        client.post("/v1/emails", json=payload, headers=service_headers)
+    )
+    await asyncio.wait_for(inserted.wait(), 10)
+    delivery = asyncio.create_task(
+        post_sendgrid([sg_event("delivered", sg_message_id=f"{message_id}.filter0")])
+    )
+    waiting_sql = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    for _ in range(200):  # until ingestion waits on the registration's match lock
+        async with app.state.engine.connect() as conn:
+            if await conn.scalar(waiting_sql):
+                break
+        await asyncio.sleep(0.05)
+    else:
+        pytest.fail("ingestion never waited for the registration's lock")
+    proceed.set()
+    registered, delivered = await asyncio.gather(registration, delivery)
+    assert registered.status_code == 201
+    # Inserted unmatched, then matched again once the lock was granted.
+    assert delivered.json() == {
+        "received": 1,
+        "stored": 1,
+        "duplicates": 0,
+        "unmatched": 0,
+        "quarantined": 0,
+    }
+    got = await get_email(registered.json()["id"])
+    assert got["status"] == "delivered"

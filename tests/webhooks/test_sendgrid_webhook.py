@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import make_settings, running
-from tests.fixtures.factories import BASE_TS, now, sg_event, sg_message_id
+from tests.fixtures.factories import BASE_TS, now, sg_event, sg_message_id, unique
 from tests.fixtures.keys import sendgrid_body
 
 ZERO = {"received": 0, "stored": 0, "duplicates": 0, "unmatched": 0, "quarantined": 0}
@@ -640,3 +640,34 @@ async def test_database_down_is_503_with_retry_after(sendgrid_keys, jwt_keys):
         assert ready.status_code == 503
         assert ready.headers["Retry-After"] == "30"
         assert (await c.get("/healthz")).status_code == 200
+
+
+def test_the_metadata_key_is_configurable():
+    from app.providers.base import InboundRequest
+    from app.providers.sendgrid import SendGridAdapter
+
+    email_id = "0c6f4d2e-7a51-4b8e-9f3a-2d1c5b7e8a90"
+    adapter = SendGridAdapter([], tolerance_seconds=60, metadata_key="ats_email")
+    raw = sendgrid_body(
+        [
+            sg_event("delivered", ats_email=email_id),
+            sg_event("delivered", landed_email_id=email_id),  # the default name: not ours now
+        ]
+    )
+    events = adapter.parse(InboundRequest(raw=raw, headers={})).events
+    assert [str(e.claimed_email_id) if e.claimed_email_id else None for e in events] == [
+        email_id,
+        None,
+    ]
+
+
+async def test_our_id_beats_a_message_id_that_points_at_another_email(
+    register, post_sendgrid, get_email
+):
+    message_id = sg_message_id()
+    by_message_id = await register(provider_message_id=message_id, external_id=unique("a"))
+    by_our_id = await register(external_id=unique("b"))
+    event = sg_event("delivered", sg_message_id=f"{message_id}.f", landed_email_id=by_our_id["id"])
+    assert (await post_sendgrid([event])).json()["unmatched"] == 0
+    assert (await get_email(by_our_id["id"]))["status"] == "delivered"
+    assert (await get_email(by_message_id["id"]))["status"] == "sent"
