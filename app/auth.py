@@ -20,6 +20,7 @@ HMAC_ALGORITHMS = ["HS256"]
 NO_NUL = r"^[^\x00]*$"  # PostgreSQL text cannot hold NUL: refuse it at the door (422)
 PUBLIC_KEY_ALGORITHMS = ["RS256", "ES256"]
 VERIFIED_TOKEN_CACHE_SIZE = 4096
+EXP_CACHE_CEILING = 4_102_444_800  # 2100-01-01
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,7 +91,8 @@ class TokenVerifier:
             raise Unauthorized("The bearer token has no organisation.")
         sub = claims.get("sub")
         principal = Principal(org_id=org_id, subject=sub if isinstance(sub, str) else None)
-        return principal, float(claims["exp"])
+        # PyJWT accepts any number; remember it no longer than the year 2100 (a float-safe bound).
+        return principal, float(min(claims["exp"], EXP_CACHE_CEILING))
 
 
 async def authenticate(request: Request) -> Principal:

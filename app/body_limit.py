@@ -8,6 +8,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.errors import error_json
 
 
+class BodyTooLarge(HTTPException):
+    """Raised from receive(): FastAPI lets HTTPException through its body parsing (anything
+    else would become a 400), and the app's handler writes it in the one error shape."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, "The request body is too large.")
+        self.details = {"limit_bytes": limit}
+
+
 class BodyLimitMiddleware:
     """413 for a declared Content-Length over the limit, without reading the body; a body
     that streams past it (chunked, or lying about its length) is cut off with 413 too.
@@ -39,7 +48,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise HTTPException(413, "The request body is too large.")
+                    raise BodyTooLarge(self.limit)
             return message
 
         await self.app(scope, capped_receive, send)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, TypeVar
@@ -71,15 +72,19 @@ class ReadPool:
     acquire_timeout: float
 
     async def run(self, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
-        """work(connection), once more on a fresh connection if the first one turns out to
-        be dead (the server restarted or dropped it while it sat in the pool). A read is
-        safe to repeat; a second failure propagates (503)."""
+        """work(connection), once more on a new connection if the first one turns out to be
+        dead (the server restarted or dropped it while it sat in the pool). A read is safe
+        to repeat; a second failure propagates (503)."""
         for attempt in (1, 2):
             async with self.pool.acquire(timeout=self.acquire_timeout) as connection:
                 try:
                     return await work(connection)
                 except READ_CONNECTION_LOST:
-                    connection.terminate()  # never handed out again
+                    # A lost connection mostly means the server restarted or dropped its
+                    # clients: every idle one is suspect, so all are replaced on next use.
+                    await self.pool.expire_connections()
+                    with contextlib.suppress(asyncpg.InterfaceError):  # already detached
+                        connection.terminate()
                     if attempt == 2:
                         raise
         raise AssertionError("unreachable")

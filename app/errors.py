@@ -152,9 +152,11 @@ def _sqlstate(exc: BaseException) -> str | None:
     )
 
 
-# Out of memory or lock slots, too many connections, shutting down or starting up: the
-# server cannot serve now, the same request can succeed later.
-UNAVAILABLE_SQLSTATES = frozenset({"53000", "53100", "53200", "53300", "57P01", "57P02", "57P03"})
+# Out of memory or lock slots, too many connections, a statement cancelled (timeout or an
+# operator), shutting down or starting up: the same request can succeed later.
+UNAVAILABLE_SQLSTATES = frozenset(
+    {"53000", "53100", "53200", "53300", "57014", "57P01", "57P02", "57P03"}
+)
 
 
 def is_database_down(exc: BaseException) -> bool:
@@ -174,7 +176,8 @@ def install_error_handlers(app: FastAPI, *, retry_after: int) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return error_json(exc.status_code, code, str(exc.detail), None, exc.headers)
+        details = getattr(exc, "details", None)
+        return error_json(exc.status_code, code, str(exc.detail), details, exc.headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -116,3 +116,14 @@ def test_a_remembered_token_is_checked_again_once_it_expires(monkeypatch):
     monkeypatch.setattr(time, "time", lambda: now + 120)  # past exp: verified afresh
     with pytest.raises(Unauthorized):
         verifier.authenticate(token)
+
+
+def test_an_absurdly_distant_exp_is_accepted_and_remembered():
+    from app.auth import TokenVerifier
+    from app.config import JWTSettings
+
+    secret = "s" * 40
+    verifier = TokenVerifier([], JWTSettings(secret=secret))
+    token = jwt.encode({"org_id": "org-acme", "exp": 10**400}, secret, algorithm="HS256")
+    assert verifier.authenticate(token).org_id == "org-acme"
+    assert verifier.authenticate(token).org_id == "org-acme"

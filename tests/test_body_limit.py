@@ -50,7 +50,11 @@ async def test_streamed_body_over_the_limit_is_cut_off_with_413(small_app_client
         headers={**service_headers, "content-type": "application/json"},
     )
     assert response.status_code == 413
-    assert response.json()["error"]["code"] == "payload_too_large"
+    assert response.json()["error"] == {
+        "code": "payload_too_large",
+        "message": "The request body is too large.",
+        "details": {"limit_bytes": LIMIT},
+    }
 
 
 async def test_a_body_under_the_limit_goes_through(small_app_client, service_headers):

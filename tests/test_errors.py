@@ -21,6 +21,7 @@ class _DriverError(Exception):
         ("53300", True),  # too many connections
         ("57P01", True),  # admin shutdown
         ("57P03", True),  # cannot connect now (starting up)
+        ("57014", True),  # statement cancelled: statement_timeout or an operator
         ("23505", False),  # a unique violation is a bug, not an outage
         ("42601", False),  # syntax error
     ],

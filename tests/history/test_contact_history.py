@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from datetime import UTC, datetime, timedelta
 
@@ -248,6 +249,36 @@ async def test_reads_recover_when_the_server_drops_their_connections(
         assert len(answer.json()["items"]) == 25
 
 
+async def test_a_read_killed_in_the_middle_of_its_query_is_repeated(
+    client, user_headers, history, app
+):
+    """The read waits on a table lock, its connection is killed while it waits: the caller
+    still gets the page, from a new connection."""
+    from app.db import READ_POOL_APPLICATION_NAME
+
+    url = URL.format("cand-1")
+    async with app.state.engine.connect() as locker, app.state.engine.connect() as killer:
+        await locker.execute(text("LOCK TABLE emails IN ACCESS EXCLUSIVE MODE"))
+        read = asyncio.create_task(client.get(url, headers=user_headers()))
+        waiting_sql = text(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = :name "
+            "AND wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        for _ in range(200):
+            pids = (await killer.execute(waiting_sql, {"name": READ_POOL_APPLICATION_NAME})).all()
+            if pids:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the read never waited on the lock")
+        await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pids[0][0]})
+        await killer.commit()
+        await locker.rollback()
+    response = await read
+    assert response.status_code == 200, response.text
+    assert len(response.json()["items"]) == 25
+
+
 @pytest.mark.parametrize(
     "error",
     [
@@ -265,10 +296,12 @@ def test_lost_read_connections_count_as_database_down(error):
 
 
 class _FakeConnection:
-    def __init__(self, failure: BaseException | None) -> None:
-        self.failure, self.terminated = failure, False
+    def __init__(self, failure: BaseException | None, *, detached: bool = False) -> None:
+        self.failure, self.detached, self.terminated = failure, detached, False
 
     def terminate(self) -> None:
+        if self.detached:  # asyncpg already gave the lost connection back to the pool
+            raise asyncpg.InterfaceError("connection has been released back to the pool")
         self.terminated = True
 
 
@@ -277,6 +310,10 @@ class _FakePool:
 
     def __init__(self, *connections: _FakeConnection) -> None:
         self.connections = list(connections)
+        self.expired = 0
+
+    async def expire_connections(self) -> None:
+        self.expired += 1
 
     @contextlib.asynccontextmanager
     async def acquire(self, **_options: object):
@@ -292,13 +329,21 @@ async def _work(connection: _FakeConnection) -> str:
 async def test_a_read_on_a_dead_connection_is_repeated_once_on_a_fresh_one():
     from app.db import ReadPool
 
-    dead, fresh = (
-        _FakeConnection(asyncpg.ConnectionDoesNotExistError("gone")),
-        _FakeConnection(None),
-    )
-    assert await ReadPool(_FakePool(dead, fresh), 1.0).run(_work) == "rows"  # type: ignore[arg-type]
+    dead = _FakeConnection(asyncpg.ConnectionDoesNotExistError("gone"))
+    fresh = _FakeConnection(None)
+    pool = _FakePool(dead, fresh)
+    assert await ReadPool(pool, 1.0).run(_work) == "rows"  # type: ignore[arg-type]
     assert dead.terminated
     assert not fresh.terminated
+    assert pool.expired == 1  # the other idle connections are replaced too
+
+
+async def test_a_connection_asyncpg_already_detached_is_still_retried():
+    from app.db import ReadPool
+
+    dead = _FakeConnection(asyncpg.ConnectionDoesNotExistError("gone"), detached=True)
+    pool = _FakePool(dead, _FakeConnection(None))
+    assert await ReadPool(pool, 1.0).run(_work) == "rows"  # type: ignore[arg-type]
 
 
 async def test_a_second_dead_connection_fails_the_read():
