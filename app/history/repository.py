@@ -38,7 +38,8 @@ def _page_sql(keyset: bool, by_type: bool, by_status: bool) -> str:
         where.append(f"status_rank = ANY(${next(params)}::smallint[])")
     return (
         f"SELECT {_SELECT_LIST} FROM emails WHERE {' AND '.join(where)} "
-        "ORDER BY sent_at DESC, id DESC LIMIT $3"
+        # Qualified: a bare `id` would sort by the text alias above, not the index order.
+        "ORDER BY emails.sent_at DESC, emails.id DESC LIMIT $3"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -361,3 +362,28 @@ async def test_a_cancelled_query_is_not_repeated():
     with pytest.raises(asyncpg.exceptions.QueryCanceledError):
         await ReadPool(_FakePool(busy, _FakeConnection(None)), 1.0).run(_work)  # type: ignore[arg-type]
     assert not busy.terminated
+
+
+@pytest.mark.parametrize("keyset", [False, True])
+@pytest.mark.parametrize("by_type", [False, True])
+@pytest.mark.parametrize("by_status", [False, True])
+async def test_every_page_query_reads_the_history_index_in_order(app, keyset, by_type, by_status):
+    """Newest first straight from ix_emails_history: no sort, so LIMIT stops the scan early
+    however many emails the candidate has."""
+    from app.history.repository import _page_sql
+
+    args: list = ["org-acme", "cand-1", 51]
+    if keyset:
+        args += [START, uuid.uuid4()]
+    if by_type:
+        args.append("interview_invitation")
+    if by_status:
+        args.append([40, 50])
+    async with app.state.read_pool.pool.acquire() as conn, conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
+        plan = "\n".join(
+            r[0]
+            for r in await conn.fetch(f"EXPLAIN {_page_sql(keyset, by_type, by_status)}", *args)
+        )
+    assert "ix_emails_history" in plan, plan
+    assert "Sort" not in plan, plan
