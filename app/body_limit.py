@@ -7,13 +7,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.errors import error_json
 
+TOO_LARGE = "The request body is too large."
+
 
 class BodyTooLarge(HTTPException):
     """Raised from receive(): FastAPI lets HTTPException through its body parsing (anything
     else would become a 400), and the app's handler writes it in the one error shape."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(413, "The request body is too large.")
+        super().__init__(413, TOO_LARGE)
         self.details = {"limit_bytes": limit}
 
 
@@ -32,12 +34,8 @@ class BodyLimitMiddleware:
             return
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit() and int(value) > self.limit:
-                response = error_json(
-                    413,
-                    "payload_too_large",
-                    "The request body is too large.",
-                    {"limit_bytes": self.limit},
-                )
+                details = {"limit_bytes": self.limit}
+                response = error_json(413, "payload_too_large", TOO_LARGE, details)
                 await response(scope, receive, send)
                 return
         seen = 0

@@ -10,6 +10,11 @@ from app.main import create_app
 from tests.conftest import make_settings, running
 
 LIMIT = 64 * 1024
+TOO_LARGE = {
+    "code": "payload_too_large",
+    "message": "The request body is too large.",
+    "details": {"limit_bytes": LIMIT},
+}
 
 
 @pytest.fixture
@@ -32,11 +37,7 @@ async def test_declared_length_over_the_limit_is_413_before_auth(small_app_clien
         headers={"content-type": "application/json"},  # and no Authorization at all
     )
     assert response.status_code == 413
-    assert response.json()["error"] == {
-        "code": "payload_too_large",
-        "message": "The request body is too large.",
-        "details": {"limit_bytes": LIMIT},
-    }
+    assert response.json()["error"] == TOO_LARGE
 
 
 async def test_streamed_body_over_the_limit_is_cut_off_with_413(small_app_client, service_headers):
@@ -50,11 +51,7 @@ async def test_streamed_body_over_the_limit_is_cut_off_with_413(small_app_client
         headers={**service_headers, "content-type": "application/json"},
     )
     assert response.status_code == 413
-    assert response.json()["error"] == {
-        "code": "payload_too_large",
-        "message": "The request body is too large.",
-        "details": {"limit_bytes": LIMIT},
-    }
+    assert response.json()["error"] == TOO_LARGE
 
 
 async def test_a_body_under_the_limit_goes_through(small_app_client, service_headers):
